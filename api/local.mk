@@ -1,0 +1,1 @@
+# api: rules for this folder, included from the root Makefile.am

@@ -1,0 +1,1 @@
+# contrib: rules for this folder, included from the root Makefile.am

@@ -1,0 +1,1 @@
+# shm: rules for this folder, included from the root Makefile.am

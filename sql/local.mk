@@ -1,0 +1,1 @@
+# sql: rules for this folder, included from the root Makefile.am

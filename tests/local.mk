@@ -1,0 +1,1 @@
+# tests: rules for this folder, included from the root Makefile.am

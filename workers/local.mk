@@ -1,0 +1,1 @@
+# workers: rules for this folder, included from the root Makefile.am
