@@ -1,4 +1,6 @@
-# supervisor: rules for this folder, included from the root Makefile.am
 sbin_PROGRAMS += probed
-probed_SOURCES = supervisor/main.c
+probed_SOURCES = supervisor/main.c supervisor/proc.h supervisor/super.h \
+	supervisor/procs.c supervisor/policy.c supervisor/spawn.c \
+	supervisor/super.c supervisor/reload.c supervisor/statedir.c \
+	supervisor/control.c supervisor/notify.c supervisor/rings.c
 probed_LDADD = $(PROBED_LIBS)

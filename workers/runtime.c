@@ -16,6 +16,8 @@ worker_signal_cb(struct ev_loop *loop, ev_signal *sw, int revents)
 {
 	struct worker *w = sw->data;
 
+	if (w->faults & FAULT_IGNORE_TERM)
+		return;
 	if (w->stopping) {
 		/* A second TERM: the operator means it. */
 		log_info("second signal %d, exiting now", sw->signum);
@@ -84,6 +86,7 @@ worker_run(struct worker *w, worker_main_fn main_fn, int ready_fd)
 	ev_unref(w->loop);
 	ev_unref(w->loop);
 
+	w->faults = fault_check(w);
 	rc = main_fn(w);
 	_exit(rc);
 }
@@ -94,7 +97,7 @@ worker_ready(struct worker *w)
 	static const char msg[] = "ready\n";
 	ssize_t n;
 
-	if (w->ready_fd < 0)
+	if (w->ready_fd < 0 || (w->faults & FAULT_NOT_READY))
 		return;
 	do {
 		n = write(w->ready_fd, msg, sizeof(msg) - 1);

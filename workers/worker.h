@@ -35,6 +35,7 @@ struct worker {
 	struct shm_segment *shm; /* mapped before fork; NULL until wired */
 	int ready_fd;
 	int stopping;		 /* set once TERM or INT arrived */
+	int faults;		 /* FAULT_* from fault_check() */
 	/* Called on the loop when TERM/INT arrives; NULL: ev_break the loop. */
 	void (*on_stop)(struct worker *w);
 	void *data;		 /* the kind's own state */
@@ -46,6 +47,13 @@ typedef int (*worker_main_fn)(struct worker *w);
 void worker_run(struct worker *w, worker_main_fn main_fn, int ready_fd);
 
 void worker_ready(struct worker *w);
+
+/* Test-only fault injection (workers/fault.c). */
+enum {
+	FAULT_IGNORE_TERM = 1,
+	FAULT_NOT_READY = 2,
+};
+int fault_check(struct worker *w);
 
 /* Drop root for good to conf->user (setgroups, setgid, setuid, verified). */
 int worker_drop_privileges(struct worker *w);
