@@ -4,3 +4,8 @@ probed_SOURCES = supervisor/main.c supervisor/proc.h supervisor/super.h \
 	supervisor/super.c supervisor/reload.c supervisor/statedir.c \
 	supervisor/control.c supervisor/notify.c supervisor/rings.c
 probed_LDADD = $(PROBED_LIBS)
+
+sbin_PROGRAMS += probectl
+probectl_SOURCES = supervisor/probectl.c
+probectl_CFLAGS = $(AM_CFLAGS)
+probectl_LDADD = $(JANSSON_LIBS)
