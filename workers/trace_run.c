@@ -1,0 +1,637 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "trace_run.h"
+
+#define TRACE_RUN_SUDO "/usr/bin/sudo"
+#define TRACE_RUN_ENV  "/usr/bin/env"
+/* A bigger stdout pipe lets a burst of hits wait while the worker is busy. */
+#define TRACE_RUN_PIPE_SIZE (1024 * 1024)
+
+extern char **environ;
+
+/* An option, and what may follow it as the next element. */
+enum trace_run_arg {
+	TRACE_RUN_ARG_NONE = 0,
+	TRACE_RUN_ARG_NUMBER,
+	TRACE_RUN_ARG_BUFFERING,
+	TRACE_RUN_ARG_DEFINE,
+};
+
+struct trace_run_option {
+	enum trace_tool tool;
+	const char *name;
+	enum trace_run_arg arg;
+};
+
+static const struct trace_run_option trace_run_options[] = {
+    {TRACE_TOOL_BPFTRACE, "-k", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_BPFTRACE, "-kk", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_BPFTRACE, "-v", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_BPFTRACE, "--no-warnings", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_BPFTRACE, "-B", TRACE_RUN_ARG_BUFFERING},
+    {TRACE_TOOL_BPFTRACE, "-p", TRACE_RUN_ARG_NUMBER},
+    {TRACE_TOOL_STAP, "-v", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-vv", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-vvv", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-w", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-t", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "--suppress-handler-errors", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-x", TRACE_RUN_ARG_NUMBER},
+    {TRACE_TOOL_STAP, "-s", TRACE_RUN_ARG_NUMBER},
+    {TRACE_TOOL_STAP, "-D", TRACE_RUN_ARG_DEFINE},
+};
+
+/* Variables a root process must not take from a template. */
+static const char *const trace_run_env_denied[] = {
+    "GCONV_PATH",  "GETCONF_DIR",  "HOSTALIASES", "LOCALDOMAIN",
+    "LOCPATH",     "MALLOC_TRACE", "NLSPATH",     "RESOLV_HOST_CONF",
+    "RES_OPTIONS", "TZDIR",        "PATH",        "IFS",
+};
+
+static int
+trace_run_refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int
+trace_run_is_number(const char *s)
+{
+	if (s[0] == '\0' || strlen(s) > 10) {
+		return 0;
+	}
+	return strspn(s, "0123456789") == strlen(s);
+}
+
+/* NAME=NUMBER with NAME in capitals: SystemTap's limits (MAXSTRINGLEN...). */
+static int
+trace_run_is_define(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+
+	return n > 0 && s[n] == '=' && trace_run_is_number(s + n + 1);
+}
+
+static int
+trace_run_arg_ok(enum trace_run_arg arg, const char *value)
+{
+	switch (arg) {
+	case TRACE_RUN_ARG_NUMBER:
+		return trace_run_is_number(value);
+	case TRACE_RUN_ARG_BUFFERING:
+		return strcmp(value, "none") == 0 ||
+		       strcmp(value, "line") == 0 || strcmp(value, "full") == 0;
+	case TRACE_RUN_ARG_DEFINE:
+		return trace_run_is_define(value);
+	default:
+		return 0;
+	}
+}
+
+static const struct trace_run_option *
+trace_run_option_find(enum trace_tool tool, const char *name)
+{
+	size_t n = sizeof(trace_run_options) / sizeof(trace_run_options[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		if (trace_run_options[i].tool == tool &&
+		    strcmp(trace_run_options[i].name, name) == 0) {
+			return &trace_run_options[i];
+		}
+	}
+	return NULL;
+}
+
+int
+trace_run_check_options(enum trace_tool tool, const char *const *options,
+                        size_t noptions, char *why, size_t whylen)
+{
+	const struct trace_run_option *o;
+
+	if (noptions > TRACE_RUN_MAX_OPTIONS) {
+		return trace_run_refuse(why, whylen, "options: more than %d",
+		                        TRACE_RUN_MAX_OPTIONS);
+	}
+	for (size_t i = 0; i < noptions; i++) {
+		o = trace_run_option_find(tool, options[i]);
+		if (o == NULL) {
+			return trace_run_refuse(
+			    why, whylen,
+			    "options[%zu]: not an allowed %s option", i,
+			    trace_script_tool_name(tool));
+		}
+		if (o->arg == TRACE_RUN_ARG_NONE) {
+			continue;
+		}
+		if (i + 1 >= noptions ||
+		    !trace_run_arg_ok(o->arg, options[i + 1])) {
+			return trace_run_refuse(
+			    why, whylen,
+			    "options[%zu]: %s needs a valid value after it", i,
+			    o->name);
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int
+trace_run_env_name_ok(const char *name)
+{
+	size_t n =
+	    sizeof(trace_run_env_denied) / sizeof(trace_run_env_denied[0]);
+	char c = name[0];
+
+	if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) {
+		return 0;
+	}
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                 "0123456789_") != strlen(name)) {
+		return 0;
+	}
+	if (strncmp(name, "LD_", 3) == 0 ||
+	    strncmp(name, "SYSTEMTAP_", 10) == 0) {
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(name, trace_run_env_denied[i]) == 0) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+trace_run_check_env(const char *const *names, const char *const *values,
+                    size_t n, char *why, size_t whylen)
+{
+	if (n > TRACE_RUN_MAX_ENV) {
+		return trace_run_refuse(why, whylen,
+		                        "environment: more than %d",
+		                        TRACE_RUN_MAX_ENV);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (names[i] == NULL || values[i] == NULL) {
+			return trace_run_refuse(
+			    why, whylen, "environment[%zu]: no value", i);
+		}
+		if (!trace_run_env_name_ok(names[i])) {
+			return trace_run_refuse(
+			    why, whylen, "environment[%zu]: name not allowed",
+			    i);
+		}
+	}
+	return 0;
+}
+
+static int
+trace_run_check_file(const char *what, const char *path, int exec, char *why,
+                     size_t whylen)
+{
+	struct stat st;
+
+	if (path == NULL || path[0] != '/') {
+		return trace_run_refuse(why, whylen, "%s: not an absolute path",
+		                        what);
+	}
+	if (stat(path, &st) == -1) {
+		return trace_run_refuse(why, whylen, "%s %s: %s", what, path,
+		                        strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return trace_run_refuse(
+		    why, whylen, "%s %s: not a regular file", what, path);
+	}
+	if (exec && access(path, X_OK) == -1) {
+		return trace_run_refuse(why, whylen,
+		                        "%s %s: not executable: %s", what, path,
+		                        strerror(errno));
+	}
+	return 0;
+}
+
+static int
+trace_run_use_sudo(const struct trace_run_spec *spec)
+{
+	if (spec->sudo == TRACE_RUN_SUDO_AUTO) {
+		return geteuid() != 0;
+	}
+	return spec->sudo == TRACE_RUN_SUDO_ALWAYS;
+}
+
+static int
+trace_run_check(const struct trace_run_spec *spec, int sudo, char *why,
+                size_t whylen)
+{
+	const char *pw = spec->root_password;
+
+	if (trace_run_check_file("process", spec->process, 1, why, whylen) ==
+	    -1) {
+		return -1;
+	}
+	/* Through sudo the tool runs as root: it only has to exist here. */
+	if (trace_run_check_file(trace_script_tool_name(spec->tool),
+	                         spec->tool_path, !sudo, why, whylen) == -1) {
+		return -1;
+	}
+	if (trace_run_check_file("script", spec->script_path, 0, why, whylen) ==
+	    -1) {
+		return -1;
+	}
+	/* env would take a tool path with '=' for one more variable. */
+	if (sudo && strchr(spec->tool_path, '=') != NULL) {
+		return trace_run_refuse(
+		    why, whylen, "tool path: '=' cannot pass through env");
+	}
+	if (sudo && (pw == NULL || strchr(pw, '\n') != NULL)) {
+		/* Never name the password, not even its length. */
+		return trace_run_refuse(why, whylen,
+		                        "sudo needs root-password (one line)");
+	}
+	if (sudo &&
+	    trace_run_check_file("sudo",
+	                         spec->sudo_path != NULL ? spec->sudo_path
+	                                                 : TRACE_RUN_SUDO,
+	                         1, why, whylen) == -1) {
+		return -1;
+	}
+	if (trace_run_check_options(spec->tool, spec->options, spec->noptions,
+	                            why, whylen) == -1) {
+		return -1;
+	}
+	return trace_run_check_env(spec->env_names, spec->env_values,
+	                           spec->nenv, why, whylen);
+}
+
+/* The "NAME=value" strings, NULL-terminated; free with trace_run_free_env. */
+static char **
+trace_run_build_env(const struct trace_run_spec *spec)
+{
+	char **env = calloc(spec->nenv + 1, sizeof(*env));
+
+	if (env == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < spec->nenv; i++) {
+		if (asprintf(&env[i], "%s=%s", spec->env_names[i],
+		             spec->env_values[i]) == -1) {
+			env[i] = NULL;
+			for (size_t j = 0; j < i; j++) {
+				free(env[j]);
+			}
+			free(env);
+			return NULL;
+		}
+	}
+	return env;
+}
+
+static void
+trace_run_free_env(char **env)
+{
+	if (env == NULL) {
+		return;
+	}
+	for (size_t i = 0; env[i] != NULL; i++) {
+		free(env[i]);
+	}
+	free(env);
+}
+
+/* argv points into spec and env; only the array itself is allocated. */
+static const char **
+trace_run_build_argv(const struct trace_run_spec *spec, char **env, int sudo)
+{
+	size_t n = 0, max = 16 + spec->nenv + spec->noptions;
+	const char **argv = calloc(max, sizeof(*argv));
+
+	if (argv == NULL) {
+		return NULL;
+	}
+	if (sudo) {
+		argv[n++] =
+		    spec->sudo_path != NULL ? spec->sudo_path : TRACE_RUN_SUDO;
+		argv[n++] = "-S";
+		argv[n++] = "-p";
+		argv[n++] = "";
+		argv[n++] = "--";
+		argv[n++] = TRACE_RUN_ENV;
+		argv[n++] = "-i";
+		for (size_t i = 0; i < spec->nenv; i++) {
+			argv[n++] = env[i];
+		}
+	}
+	argv[n++] = spec->tool_path;
+	if (spec->tool == TRACE_TOOL_BPFTRACE) {
+		argv[n++] = "-q";
+	}
+	for (size_t i = 0; i < spec->noptions; i++) {
+		argv[n++] = spec->options[i];
+	}
+	argv[n++] = spec->script_path;
+	argv[n] = NULL;
+	return argv;
+}
+
+/*
+ * The child starts with default signal handlers and an empty mask: the
+ * worker ignores SIGPIPE, and an ignored signal stays ignored across exec.
+ */
+static int
+trace_run_attr(posix_spawnattr_t *attr)
+{
+	sigset_t none, all;
+	int rc;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	rc = posix_spawnattr_init(attr);
+	if (rc != 0) {
+		return rc;
+	}
+	if ((rc = posix_spawnattr_setflags(
+	         attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                   POSIX_SPAWN_SETSIGDEF)) != 0 ||
+	    (rc = posix_spawnattr_setpgroup(attr, 0)) != 0 ||
+	    (rc = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
+	    (rc = posix_spawnattr_setsigdefault(attr, &all)) != 0) {
+		posix_spawnattr_destroy(attr);
+	}
+	return rc;
+}
+
+static int
+trace_run_actions(posix_spawn_file_actions_t *fa, int in, int out, int err)
+{
+	int rc = posix_spawn_file_actions_init(fa);
+
+	if (rc != 0) {
+		return rc;
+	}
+	if (in == -1) {
+		rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null",
+		                                      O_RDONLY, 0);
+	} else {
+		rc = posix_spawn_file_actions_adddup2(fa, in, 0);
+	}
+	if (rc == 0) {
+		rc = posix_spawn_file_actions_adddup2(fa, out, 1);
+	}
+	if (rc == 0) {
+		rc = posix_spawn_file_actions_adddup2(fa, err, 2);
+	}
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+	/* Not every descriptor of a worker is close-on-exec (shm, eventfds). */
+	if (rc == 0) {
+		rc = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+	}
+#endif
+	if (rc != 0) {
+		posix_spawn_file_actions_destroy(fa);
+	}
+	return rc;
+}
+
+static void
+trace_run_close_fd(int *fd)
+{
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/*
+ * The password goes over a socket, not a pipe, so that send(MSG_NOSIGNAL)
+ * can fail with EPIPE instead of raising SIGPIPE if sudo is already gone.
+ * If sudo does not ask (NOPASSWD, cached), the line stays unread in the
+ * tool's stdin; neither tool reads stdin.
+ */
+static int
+trace_run_send_password(int fd, const char *pw, char *why, size_t whylen)
+{
+	size_t len = strlen(pw), off = 0;
+	char *line = malloc(len + 1);
+	ssize_t n;
+	int rc = 0;
+
+	if (line == NULL) {
+		return trace_run_refuse(why, whylen, "malloc failed");
+	}
+	memcpy(line, pw, len);
+	line[len] = '\n';
+	while (off < len + 1) {
+		n = send(fd, line + off, len + 1 - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			rc = trace_run_refuse(
+			    why, whylen,
+			    "writing the password to sudo failed: %s",
+			    strerror(errno));
+			break;
+		}
+		off += (size_t)n;
+	}
+	explicit_bzero(line, len + 1);
+	free(line);
+	return rc;
+}
+
+static int
+trace_run_pipes(int out[2], int err[2], int in[2], int sudo, char *why,
+                size_t whylen)
+{
+	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1) {
+		return trace_run_refuse(why, whylen, "pipe2 failed: %s",
+		                        strerror(errno));
+	}
+	if (sudo &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) == -1) {
+		return trace_run_refuse(why, whylen, "socketpair failed: %s",
+		                        strerror(errno));
+	}
+	(void)fcntl(out[0], F_SETPIPE_SZ, TRACE_RUN_PIPE_SIZE);
+	if (fcntl(out[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(err[0], F_SETFL, O_NONBLOCK) == -1) {
+		return trace_run_refuse(why, whylen, "fcntl(O_NONBLOCK): %s",
+		                        strerror(errno));
+	}
+	return 0;
+}
+
+int
+trace_run_start(struct trace_run *r, const struct trace_run_spec *spec,
+                char *why, size_t whylen)
+{
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+	int sudo = trace_run_use_sudo(spec), rc;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	const char **argv = NULL;
+	char **env = NULL;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->out_fd = r->err_fd = -1;
+	if (trace_run_check(spec, sudo, why, whylen) == -1) {
+		return -1;
+	}
+	env = trace_run_build_env(spec);
+	argv = env == NULL ? NULL : trace_run_build_argv(spec, env, sudo);
+	if (argv == NULL) {
+		trace_run_refuse(why, whylen, "out of memory");
+		goto fail;
+	}
+	if (trace_run_pipes(out, err, in, sudo, why, whylen) == -1) {
+		goto fail;
+	}
+	if ((rc = trace_run_attr(&attr)) != 0) {
+		trace_run_refuse(why, whylen, "posix_spawnattr: %s",
+		                 strerror(rc));
+		goto fail;
+	}
+	if ((rc = trace_run_actions(&fa, in[1], out[1], err[1])) != 0) {
+		posix_spawnattr_destroy(&attr);
+		trace_run_refuse(why, whylen, "posix_spawn_file_actions: %s",
+		                 strerror(rc));
+		goto fail;
+	}
+	/* Through sudo, sudo gets the same environment: it keeps none of it. */
+	rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		trace_run_refuse(why, whylen, "posix_spawn(%s) failed: %s",
+		                 argv[0], strerror(rc));
+		goto fail;
+	}
+	r->pid = pid;
+	r->out_fd = out[0];
+	r->err_fd = err[0];
+	out[0] = err[0] = -1;
+	trace_run_close_fd(&out[1]);
+	trace_run_close_fd(&err[1]);
+	trace_run_close_fd(&in[1]);
+	if (sudo && trace_run_send_password(in[0], spec->root_password, why,
+	                                    whylen) == -1) {
+		/* sudo is running and will fail on its own: stop it anyway. */
+		kill(-pid, SIGKILL);
+		trace_run_close_fd(&in[0]);
+		goto fail_started;
+	}
+	trace_run_close_fd(&in[0]);
+	trace_run_free_env(env);
+	free(argv);
+	return 0;
+fail_started:
+	/* The caller still reaps it: pid stays set, the pipes give EOF. */
+	trace_run_free_env(env);
+	free(argv);
+	return -1;
+fail:
+	for (int i = 0; i < 2; i++) {
+		trace_run_close_fd(&out[i]);
+		trace_run_close_fd(&err[i]);
+		trace_run_close_fd(&in[i]);
+	}
+	trace_run_free_env(env);
+	free(argv);
+	return -1;
+}
+
+static void
+trace_run_kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct trace_run *r = t->data;
+
+	/* pid is 0 once reaped: never signal a group id that may be reused. */
+	if (r->pid > 0) {
+		kill(-r->pid, SIGKILL);
+	}
+}
+
+void
+trace_run_stop(struct trace_run *r, struct ev_loop *loop, double grace)
+{
+	if (r->pid <= 0 || r->stopping) {
+		return;
+	}
+	r->stopping = 1;
+	kill(-r->pid, SIGTERM);
+	r->loop = loop;
+	ev_timer_init(&r->kill_timer, trace_run_kill_cb, grace, 0.);
+	r->kill_timer.data = r;
+	ev_timer_start(loop, &r->kill_timer);
+}
+
+int
+trace_run_code(int wstatus)
+{
+	if (WIFEXITED(wstatus)) {
+		return WEXITSTATUS(wstatus);
+	}
+	if (WIFSIGNALED(wstatus)) {
+		return -WTERMSIG(wstatus);
+	}
+	return -1;
+}
+
+int
+trace_run_reap(struct trace_run *r)
+{
+	int status;
+	pid_t p;
+
+	if (r->pid <= 0) {
+		return -1;
+	}
+	do {
+		p = waitpid(r->pid, &status, WNOHANG);
+	} while (p == -1 && errno == EINTR);
+	if (p == 0) {
+		return 0;
+	}
+	if (p == -1) {
+		/* ECHILD: someone else reaped it; the code is unknown. */
+		status = 0xff00;
+	}
+	r->code = trace_run_code(status);
+	r->pid = 0;
+	if (r->loop != NULL) {
+		ev_timer_stop(r->loop, &r->kill_timer);
+	}
+	return 1;
+}
+
+void
+trace_run_close(struct trace_run *r)
+{
+	trace_run_close_fd(&r->out_fd);
+	trace_run_close_fd(&r->err_fd);
+	if (r->loop != NULL) {
+		ev_timer_stop(r->loop, &r->kill_timer);
+		r->loop = NULL;
+	}
+}
