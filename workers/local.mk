@@ -2,3 +2,4 @@
 libprobed_a_SOURCES += workers/worker.h workers/runtime.c
 libprobed_a_SOURCES += workers/fault.c workers/postgres.c workers/trace.c \
 	workers/uploader.c
+libprobed_a_SOURCES += workers/api.c workers/db.c

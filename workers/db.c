@@ -1,0 +1,409 @@
+/*
+ * The db worker: the only process that talks to PostgreSQL.
+ *
+ * libpq, asynchronous on the worker's libev loop: PQconnectStartParams,
+ * then PQconnectPoll driven by an ev_io on PQsocket (the socket may change
+ * between polls, so the watcher is re-armed each time). A connection that
+ * fails or drops (PQconsumeInput fails, or PQstatus turns bad) is closed
+ * and retried after a backoff: 100 ms, doubling to 5 s, back to 100 ms
+ * once a connection succeeds. The worker never exits because the database
+ * is away, and it reports ready without waiting for it.
+ *
+ * Log lines, so an outage does not flood: "connected to PostgreSQL at X"
+ * when it comes up, "PostgreSQL unreachable (reason), retrying in N ms"
+ * when it goes away, and while it stays away once every 30 s.
+ *
+ * Embedded mode: what the postgres worker must provide (database.mode:
+ * embedded). The db worker connects, after dropping to conf->user, with
+ *   host      database.host if set, else <state-dir>/pg/run: the unix
+ *             socket directory (unix_socket_directories; listen_addresses
+ *             is ''). Every directory on that path must be searchable by
+ *             conf->user (0755, or group conf->user).
+ *   port      database.port, default 5432: the socket is
+ *             <state-dir>/pg/run/.s.PGSQL.<port>
+ *   user      database.user, default "probed" (a role that owns the
+ *             database)
+ *   dbname    database.name, default "probed"
+ *   password  database.password when set, else none: pg_hba.conf must
+ *             then allow "local probed probed trust" (the socket
+ *             directory's permissions are the access control), or
+ *             scram-sha-256 with that password.
+ * External mode uses host, port, user, password and name as given.
+ *
+ * Structure for what comes next: struct db holds an array of connections
+ * (one now; database.poolsize once requests arrive on the request ring),
+ * each with its own state and backoff. A request will be given to a
+ * DB_CONN_READY connection with PQsendQueryParams and its result matched
+ * to the request's correlation id in db_conn_read().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "worker.h"
+
+#define DB_BACKOFF_MIN     0.1 /* seconds */
+#define DB_BACKOFF_MAX     5.0
+#define DB_CONNECT_TIMEOUT 10.0
+#define DB_LOG_EVERY       30.0 /* while down, repeat the line this often */
+#define DB_DEFAULT_PORT    5432
+#define DB_DEFAULT_NAME    "probed"
+#define DB_NCONNS          1
+
+enum db_conn_state {
+	DB_CONN_IDLE = 0,   /* not started */
+	DB_CONN_CONNECTING, /* PQconnectPoll in progress */
+	DB_CONN_READY,      /* connected, idle or serving */
+	DB_CONN_WAITING,    /* failed, waiting for the retry timer */
+};
+
+struct db;
+
+struct db_conn {
+	struct db *db;
+	int index;
+	PGconn *pg;
+	enum db_conn_state state;
+	ev_io io;
+	ev_timer timer; /* connect timeout, or the retry wait */
+	double backoff;
+};
+
+struct db {
+	struct worker *w;
+	/* libpq keywords and values, NULL-terminated. */
+	const char *keys[12];
+	const char *values[12];
+	char host[PATH_MAX];
+	char port[16];
+	char where[PATH_MAX + 32]; /* for log lines */
+	struct db_conn conns[DB_NCONNS];
+	int up; /* -1 not known yet, 0 unreachable, 1 connected */
+	double down_logged;
+	ev_async wake; /* requests will arrive through it */
+};
+
+static void db_conn_connect(struct db_conn *dc);
+
+static const char *
+db_default(const char *value, const char *def)
+{
+	return value != NULL && value[0] != '\0' ? value : def;
+}
+
+static void
+db_params(struct db *db)
+{
+	const struct conf *c = db->w->conf;
+	const struct conf_db *cd = &c->db;
+	int n = 0;
+
+	if (cd->mode == CONF_DB_EMBEDDED &&
+	    (cd->host == NULL || cd->host[0] == '\0')) {
+		snprintf(db->host, sizeof(db->host), "%s/pg/run",
+		         db_default(c->state_dir, LOCALSTATEDIR "/lib/probed"));
+	} else {
+		snprintf(db->host, sizeof(db->host), "%s",
+		         db_default(cd->host, "localhost"));
+	}
+	snprintf(db->port, sizeof(db->port), "%d",
+	         cd->port > 0 ? cd->port : DB_DEFAULT_PORT);
+	if (db->host[0] == '/') {
+		snprintf(db->where, sizeof(db->where), "%s/.s.PGSQL.%s",
+		         db->host, db->port);
+	} else {
+		snprintf(db->where, sizeof(db->where), "%s:%s", db->host,
+		         db->port);
+	}
+	db->keys[n] = "host";
+	db->values[n++] = db->host;
+	db->keys[n] = "port";
+	db->values[n++] = db->port;
+	db->keys[n] = "user";
+	db->values[n++] = db_default(cd->user, DB_DEFAULT_NAME);
+	db->keys[n] = "dbname";
+	db->values[n++] = db_default(cd->name, DB_DEFAULT_NAME);
+	if (cd->password != NULL && cd->password[0] != '\0') {
+		db->keys[n] = "password";
+		db->values[n++] = cd->password;
+	}
+	db->keys[n] = "application_name";
+	db->values[n++] = "probed";
+	db->keys[n] = "client_encoding";
+	db->values[n++] = "UTF8";
+	/* A peer that vanished without a FIN (a dead host) is noticed by
+	 * TCP keepalives; they do not apply to a unix socket. */
+	db->keys[n] = "keepalives_idle";
+	db->values[n++] = "10";
+	db->keys[n] = "keepalives_interval";
+	db->values[n++] = "5";
+	db->keys[n] = "keepalives_count";
+	db->values[n++] = "3";
+	db->keys[n] = NULL;
+	db->values[n] = NULL;
+}
+
+/* libpq's message, first line only: the rest is a hint for humans at a
+ * terminal ("Is the server running locally...?"). */
+static void
+db_reason(PGconn *pg, char *buf, size_t len)
+{
+	const char *msg = pg != NULL ? PQerrorMessage(pg) : "out of memory";
+	size_t n = strcspn(msg, "\n");
+
+	if (n == 0) {
+		msg = "connection lost";
+		n = strlen(msg);
+	}
+	snprintf(buf, len, "%.*s", (int)n, msg);
+}
+
+static void
+db_note_up(struct db *db)
+{
+	if (db->up != 1) {
+		log_info("connected to PostgreSQL at %s", db->where);
+	}
+	db->up = 1;
+}
+
+static void
+db_note_down(struct db *db, const char *reason, double delay)
+{
+	double now = ev_now(db->w->loop);
+
+	if (db->up != 0 || now - db->down_logged >= DB_LOG_EVERY) {
+		log_warn("PostgreSQL unreachable (%s), retrying in %d ms",
+		         reason, (int)(delay * 1000 + 0.5));
+		db->down_logged = now;
+	}
+	db->up = 0;
+}
+
+static void
+db_conn_close(struct db_conn *dc)
+{
+	struct ev_loop *loop = dc->db->w->loop;
+
+	ev_io_stop(loop, &dc->io);
+	ev_timer_stop(loop, &dc->timer);
+	if (dc->pg != NULL) {
+		PQfinish(dc->pg);
+		dc->pg = NULL;
+	}
+	dc->state = DB_CONN_IDLE;
+}
+
+/* The connection failed or dropped: close it, wait, try again. why NULL:
+ * libpq's message says why. */
+static void
+db_conn_fail(struct db_conn *dc, const char *why)
+{
+	struct ev_loop *loop = dc->db->w->loop;
+	char reason[256];
+	double delay = dc->backoff;
+
+	if (why != NULL) {
+		snprintf(reason, sizeof(reason), "%s", why);
+	} else {
+		db_reason(dc->pg, reason, sizeof(reason));
+	}
+	db_conn_close(dc);
+	dc->backoff =
+	    dc->backoff * 2 < DB_BACKOFF_MAX ? dc->backoff * 2 : DB_BACKOFF_MAX;
+	dc->state = DB_CONN_WAITING;
+	ev_timer_set(&dc->timer, delay, 0.);
+	ev_timer_start(loop, &dc->timer);
+	db_note_down(dc->db, reason, delay);
+}
+
+/* Watch the connection's socket (it may be a new one) for events. */
+static void
+db_conn_watch(struct db_conn *dc, int events)
+{
+	struct ev_loop *loop = dc->db->w->loop;
+	int fd = PQsocket(dc->pg);
+
+	ev_io_stop(loop, &dc->io);
+	if (fd < 0) {
+		return;
+	}
+	ev_io_set(&dc->io, fd, events);
+	ev_io_start(loop, &dc->io);
+}
+
+static void
+db_conn_ready(struct db_conn *dc)
+{
+	struct ev_loop *loop = dc->db->w->loop;
+
+	ev_timer_stop(loop, &dc->timer);
+	if (PQsetnonblocking(dc->pg, 1) == -1) {
+		log_err("PQsetnonblocking failed: %s", PQerrorMessage(dc->pg));
+		db_conn_fail(dc, NULL);
+		return;
+	}
+	dc->state = DB_CONN_READY;
+	dc->backoff = DB_BACKOFF_MIN;
+	db_conn_watch(dc, EV_READ);
+	db_note_up(dc->db);
+}
+
+static void
+db_conn_poll(struct db_conn *dc)
+{
+	switch (PQconnectPoll(dc->pg)) {
+	case PGRES_POLLING_READING:
+		db_conn_watch(dc, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		db_conn_watch(dc, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		db_conn_ready(dc);
+		break;
+	case PGRES_POLLING_FAILED:
+	default:
+		db_conn_fail(dc, NULL);
+		break;
+	}
+}
+
+/*
+ * Input on a connected socket. Nothing is sent yet, so anything that
+ * arrives is a notice, a notification, or the server closing the
+ * session (an admin shutdown sends a FATAL, then EOF).
+ */
+static void
+db_conn_read(struct db_conn *dc)
+{
+	PGnotify *n;
+	PGresult *res;
+
+	if (PQconsumeInput(dc->pg) == 0 || PQstatus(dc->pg) == CONNECTION_BAD) {
+		db_conn_fail(dc, NULL);
+		return;
+	}
+	while ((n = PQnotifies(dc->pg)) != NULL) {
+		PQfreemem(n);
+	}
+	while (!PQisBusy(dc->pg) && (res = PQgetResult(dc->pg)) != NULL) {
+		PQclear(res);
+	}
+}
+
+static void
+db_conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct db_conn *dc = io->data;
+
+	switch (dc->state) {
+	case DB_CONN_CONNECTING:
+		db_conn_poll(dc);
+		break;
+	case DB_CONN_READY:
+		db_conn_read(dc);
+		break;
+	default:
+		ev_io_stop(loop, io);
+		break;
+	}
+}
+
+static void
+db_conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct db_conn *dc = t->data;
+
+	if (dc->state == DB_CONN_CONNECTING) {
+		/* PQconnectPoll has no timeout of its own. */
+		db_conn_fail(dc, "connection timed out");
+		return;
+	}
+	db_conn_connect(dc);
+}
+
+static void
+db_conn_connect(struct db_conn *dc)
+{
+	struct db *db = dc->db;
+	struct ev_loop *loop = db->w->loop;
+
+	db_conn_close(dc);
+	/* Name resolution of an external host happens in here, blocking;
+	 * an IP address in database.host avoids it. */
+	dc->pg = PQconnectStartParams(db->keys, db->values, 0);
+	if (dc->pg == NULL || PQstatus(dc->pg) == CONNECTION_BAD) {
+		db_conn_fail(dc, NULL);
+		return;
+	}
+	dc->state = DB_CONN_CONNECTING;
+	ev_timer_set(&dc->timer, DB_CONNECT_TIMEOUT, 0.);
+	ev_timer_start(loop, &dc->timer);
+	/* libpq: behave as if the last poll said WRITING. */
+	db_conn_watch(dc, EV_WRITE);
+}
+
+static void
+db_wake_cb(struct ev_loop *loop, ev_async *as, int revents)
+{
+	/* The request ring will be read here. */
+}
+
+static void
+db_on_stop(struct worker *w)
+{
+	struct db *db = w->data;
+
+	for (int i = 0; i < DB_NCONNS; i++) {
+		db_conn_close(&db->conns[i]);
+	}
+	ev_async_stop(w->loop, &db->wake);
+	ev_break(w->loop, EVBREAK_ALL);
+}
+
+int
+db_main(struct worker *w)
+{
+	static struct db db;
+
+	memset(&db, 0, sizeof(db));
+	db.w = w;
+	db.up = -1;
+	w->data = &db;
+	w->on_stop = db_on_stop;
+	/* Nothing here needs root; the socket directory must admit
+	 * conf->user, so connect as that user from the start. */
+	if (worker_drop_privileges(w) == -1) {
+		return WORKER_EXIT_PERMANENT;
+	}
+	db_params(&db);
+	ev_async_init(&db.wake, db_wake_cb);
+	db.wake.data = &db;
+	ev_async_start(w->loop, &db.wake);
+	for (int i = 0; i < DB_NCONNS; i++) {
+		struct db_conn *dc = &db.conns[i];
+
+		dc->db = &db;
+		dc->index = i;
+		dc->backoff = DB_BACKOFF_MIN;
+		ev_init(&dc->io, db_conn_io_cb);
+		ev_init(&dc->timer, db_conn_timer_cb);
+		dc->io.data = dc;
+		dc->timer.data = dc;
+		db_conn_connect(dc);
+	}
+	worker_ready(w);
+	ev_run(w->loop, 0);
+	for (int i = 0; i < DB_NCONNS; i++) {
+		db_conn_close(&db.conns[i]);
+	}
+	return 0;
+}
