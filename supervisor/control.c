@@ -14,8 +14,8 @@
  *   {"cmd": "version"}               -> {"ok": true, "version", "commit"}
  *   {"cmd": "rings"}                 -> {"ok": true, "rings": [...]}
  * Any failure is {"ok": false, "error": "<text>"}. A line longer than
- * CONTROL_LINE_MAX gets an error and the connection is closed, since the
- * rest of that line cannot be told apart from the next request.
+ * CONTROL_LINE_MAX gets an error as soon as the limit is reached; the rest
+ * of it is read and dropped up to its newline, and the connection goes on.
  */
 #include "config.h"
 
@@ -37,13 +37,12 @@
 struct control_client {
 	ev_io io;
 	struct super *s;
+	bool discard; /* dropping the rest of an over-long line */
 	size_t len;
 	char buf[CONTROL_LINE_MAX];
 };
 
 static int control_nclients;
-
-json_t *control_rings(struct super *s);
 
 static void
 control_client_close(struct ev_loop *loop, struct control_client *c)
@@ -184,6 +183,15 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	c->len += (size_t)n;
 	start = c->buf;
+	if (c->discard) {
+		nl = memchr(start, '\n', c->len);
+		if (nl == NULL) {
+			c->len = 0;
+			return;
+		}
+		c->discard = false;
+		start = nl + 1;
+	}
 	while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))
 	    != NULL) {
 		*nl = '\0';
@@ -196,11 +204,13 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->len -= (size_t)(start - c->buf);
 	memmove(c->buf, start, c->len);
 	if (c->len == sizeof(c->buf)) {
-		log_warn("control: request line over %d bytes, closing",
+		log_warn("control: request line over %d bytes, dropped",
 		    CONTROL_LINE_MAX);
-		control_send(c, control_error("request line longer than %s "
-					      "bytes", "65536"));
-		control_client_close(loop, c);
+		c->len = 0;
+		c->discard = true;
+		if (control_send(c, control_error("request line longer than "
+						  "%s bytes", "65536")) == -1)
+			control_client_close(loop, c);
 	}
 }
 
@@ -233,6 +243,7 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	c->s = s;
 	c->len = 0;
+	c->discard = false;
 	ev_io_init(&c->io, control_read_cb, fd, EV_READ);
 	ev_io_start(loop, &c->io);
 	control_nclients++;

@@ -102,8 +102,6 @@ main_signals(struct super *s)
 	}
 }
 
-int super_shm_create(struct super *s);
-
 int
 main(int argc, char **argv)
 {
@@ -165,7 +163,10 @@ main(int argc, char **argv)
 		conf_free(s.conf);
 		return 0;
 	}
-	s.conf_dir = s.conf->dir;
+	/* Its own copy: a reload frees the conf that held it. */
+	s.conf_dir = strdup(s.conf->dir);
+	if (s.conf_dir == NULL)
+		return 1;
 	log_set_level(s.conf->log_level);
 	if (statedir_prepare(s.conf) == -1)
 		return 1;

@@ -14,8 +14,6 @@ super_shm_create(struct super *s)
 	return 0;
 }
 
-json_t *control_rings(struct super *s);
-
 json_t *
 control_rings(struct super *s)
 {

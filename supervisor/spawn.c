@@ -168,6 +168,25 @@ spawn_close_fds(struct super *s, struct proc *p)
 	}
 }
 
+/*
+ * In a new child: libev keeps which loop owns a signal in global state, so
+ * the supervisor's signal watchers are stopped and its default loop is
+ * destroyed (that also stops the SIGCHLD watcher); worker_run() then makes
+ * a fresh default loop, which keeps ev_child usable in trace workers. The
+ * epoll descriptor is shared with the parent after fork: the child only
+ * closes its copy, never changes the set.
+ */
+static void
+spawn_forget_loop(struct super *s)
+{
+	for (size_t i = 0; i < sizeof(s->sig_w) / sizeof(s->sig_w[0]); i++) {
+		if (ev_is_active(&s->sig_w[i]))
+			ev_signal_stop(s->loop, &s->sig_w[i]);
+	}
+	ev_loop_destroy(s->loop);
+	s->loop = NULL;
+}
+
 int
 spawn_start(struct super *s, struct proc *p)
 {
@@ -194,6 +213,7 @@ spawn_start(struct super *s, struct proc *p)
 			close(s->ctl_fd);
 		if (s->lock_fd >= 0)
 			close(s->lock_fd);
+		spawn_forget_loop(s);
 		memset(&w, 0, sizeof(w));
 		w.name = p->name;
 		w.index = p->index;

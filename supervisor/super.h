@@ -17,7 +17,7 @@ struct shm_segment;
 struct super {
 	struct ev_loop *loop;
 	struct conf *conf;
-	const char *conf_dir;
+	char *conf_dir;
 	struct proc *procs;
 	size_t nprocs;
 	struct shm_segment *shm;
@@ -62,6 +62,9 @@ int super_restart(struct super *s, const char *name, char *err, size_t len);
 int super_reload(struct super *s, char **why);
 json_t *super_status_json(struct super *s);
 struct proc *super_find(struct super *s, const char *name);
+
+int super_shm_create(struct super *s);
+json_t *control_rings(struct super *s);
 
 int control_open(struct super *s);
 void control_close(struct super *s);

@@ -70,11 +70,11 @@ worker_run(struct worker *w, worker_main_fn main_fn, int ready_fd)
 	worker_detach(parent);
 	log_init(NULL, w->conf->log_level);
 	w->ready_fd = ready_fd;
-	/* A fresh loop: the parent's default loop and its watchers stay
-	 * behind, unused, in this address space. */
-	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	/* A fresh default loop: the supervisor destroyed its own in this
+	 * process (spawn.c); its watchers stay behind as unused memory. */
+	w->loop = ev_default_loop(EVFLAG_AUTO);
 	if (w->loop == NULL) {
-		log_err("ev_loop_new failed");
+		log_err("ev_default_loop failed");
 		_exit(1);
 	}
 	ev_signal_init(&sig_term, worker_signal_cb, SIGTERM);

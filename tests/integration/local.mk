@@ -1,0 +1,10 @@
+# Integration tests: real probed, real HTTP over loopback, real PostgreSQL.
+# Each is a Python 3 script (standard library only) run by the automake
+# harness with tests/support on PYTHONPATH.
+INTEGRATION_TESTS = \
+	tests/integration/control_socket.py \
+	tests/integration/supervisor_restart.py \
+	tests/integration/supervisor_policy.py \
+	tests/integration/supervisor_reload.py
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/support/probed_fixture.py
