@@ -300,7 +300,7 @@ conf_parse(struct conf_ctx *x, const char *text[CONF_NFILES],
 {
 	x->c = calloc(1, sizeof(*x->c));
 	x->line = calloc(conf_nkeys, sizeof(*x->line));
-	if (x->c == NULL || x->line == NULL || conf_keys_defaults(x->c) != 0) {
+	if (x->c == NULL || x->line == NULL || conf_value_defaults(x->c) != 0) {
 		x->oom = 1;
 		goto fail;
 	}
@@ -435,7 +435,7 @@ conf_free(struct conf *c)
 	if (c == NULL) {
 		return;
 	}
-	conf_keys_free(c);
+	conf_value_free(c);
 	free(c->dir);
 	free(c);
 }
@@ -449,7 +449,7 @@ conf_diff(const struct conf *a, const struct conf *b)
 		return a == b ? 0 : ~0u;
 	}
 	for (size_t i = 0; i < conf_nkeys; i++) {
-		if (!conf_keys_equal(&conf_keys[i], a, b)) {
+		if (!conf_value_equal(&conf_keys[i], a, b)) {
 			mask |= conf_keys[i].affects;
 		}
 	}
@@ -471,7 +471,7 @@ conf_dump_json(const struct conf *c)
 		goto out;
 	}
 	for (size_t i = 0; i < conf_nkeys; i++) {
-		v = conf_keys_json(&conf_keys[i], c);
+		v = conf_value_json(&conf_keys[i], c);
 		if (v == NULL ||
 		    json_object_set_new(o, conf_keys[i].name, v) != 0) {
 			goto out;

@@ -1,6 +1,7 @@
 /*
- * Inside the configuration module: the key table (conf_keys.c), the YAML
- * walk (conf_yaml.c) and the loader that ties them together (conf.c).
+ * Inside the configuration module: the key table (conf_keys.c), values by
+ * type (conf_value.c), the YAML walk (conf_yaml.c) and the loader that ties
+ * them together (conf.c).
  * Nothing outside lib/conf*.c includes this.
  */
 #ifndef PROBED_CONF_INT_H
@@ -64,19 +65,19 @@ int conf_keys_is_group(enum conf_file f, const char *name);
 
 /* Parses text into the key's field. Returns 0, or -1 if the text is not
  * acceptable (errno ENOMEM when memory ran out instead). */
-int conf_keys_set(const struct conf_key *k, struct conf *c, const char *text);
+int conf_value_set(const struct conf_key *k, struct conf *c, const char *text);
 /* "an integer 1..65535": what the key accepts, for error messages. */
-void conf_keys_expect(const struct conf_key *k, char *buf, size_t len);
-int conf_keys_equal(const struct conf_key *k, const struct conf *a,
-                    const struct conf *b);
+void conf_value_expect(const struct conf_key *k, char *buf, size_t len);
+int conf_value_equal(const struct conf_key *k, const struct conf *a,
+                     const struct conf *b);
 /* The value as text ("***" for a secret); malloc'ed, NULL if no memory. */
-char *conf_keys_text(const struct conf_key *k, const struct conf *c);
+char *conf_value_text(const struct conf_key *k, const struct conf *c);
 /* The value as JSON ("***" for a secret); new reference, NULL if no
  * memory. */
-struct json_t *conf_keys_json(const struct conf_key *k, const struct conf *c);
+struct json_t *conf_value_json(const struct conf_key *k, const struct conf *c);
 /* Sets every default; -1 only if memory ran out. */
-int conf_keys_defaults(struct conf *c);
-void conf_keys_free(struct conf *c);
+int conf_value_defaults(struct conf *c);
+void conf_value_free(struct conf *c);
 
 /* What one load collects: the config being filled, the error lines, and
  * where each key was given (line, 0 = not given). */

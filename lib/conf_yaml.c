@@ -224,7 +224,7 @@ conf_yaml_value(struct conf_yaml *y, const struct conf_key *k, const char *name,
 		if (k->def != NULL) {
 			return;
 		}
-		conf_keys_expect(k, expect, sizeof(expect));
+		conf_value_expect(k, expect, sizeof(expect));
 		conf_error(y->x, "%s:%d: %s: expected %s, got null", y->file,
 		           line, name, expect);
 		y->x->line[idx] = -line;
@@ -241,7 +241,7 @@ conf_yaml_value(struct conf_yaml *y, const struct conf_key *k, const char *name,
 		n = strlen(text);
 	}
 	errno = 0;
-	if (strlen(text) == n && conf_keys_set(k, y->x->c, text) == 0) {
+	if (strlen(text) == n && conf_value_set(k, y->x->c, text) == 0) {
 		return;
 	}
 	if (errno == ENOMEM) {
@@ -249,7 +249,7 @@ conf_yaml_value(struct conf_yaml *y, const struct conf_key *k, const char *name,
 		return;
 	}
 	y->x->line[idx] = -line;
-	conf_keys_expect(k, expect, sizeof(expect));
+	conf_value_expect(k, expect, sizeof(expect));
 	conf_quote(got, sizeof(got), text, n, secret);
 	if (from_env) {
 		conf_error(y->x, "%s:%d: %s: expected %s, got %s (from $%s)",
@@ -341,7 +341,7 @@ conf_yaml_entry(struct conf_yaml *y, const char *group, const char *name,
 		return 0;
 	}
 	y->x->line[idx] = -line;
-	conf_keys_expect(k, expect, sizeof(expect));
+	conf_value_expect(k, expect, sizeof(expect));
 	conf_error(y->x, "%s:%d: %s: expected %s, got %s", y->file, line, name,
 	           expect, conf_yaml_kind(&y->ev));
 	return conf_yaml_skip(y);
