@@ -13,21 +13,18 @@
  * when it comes up, "PostgreSQL unreachable (reason), retrying in N ms"
  * when it goes away, and while it stays away once every 30 s.
  *
- * Embedded mode: what the postgres worker must provide (database.mode:
- * embedded). The db worker connects, after dropping to conf->user, with
+ * Embedded mode: what the postgres worker (workers/postgres.c) and the
+ * supervisor (supervisor/statedir.c) provide, and this file relies on:
  *   host      database.host if set, else <state-dir>/pg/run: the unix
- *             socket directory (unix_socket_directories; listen_addresses
- *             is ''). Every directory on that path must be searchable by
- *             conf->user (0755, or group conf->user).
+ *             socket directory (postgres -k; listen_addresses is ''),
+ *             mode 0755 so that conf->user reaches it
  *   port      database.port, default 5432: the socket is
  *             <state-dir>/pg/run/.s.PGSQL.<port>
- *   user      database.user, default "probed" (a role that owns the
- *             database)
- *   dbname    database.name, default "probed"
- *   password  database.password when set, else none: pg_hba.conf must
- *             then allow "local probed probed trust" (the socket
- *             directory's permissions are the access control), or
- *             scram-sha-256 with that password.
+ *   user      "probed" (database.user if set), owner of the database
+ *   dbname    "probed" (database.name if set)
+ *   password  database.password: the supervisor reads <state-dir>/pg/
+ *             password into it before forking; pg_hba uses scram-sha-256.
+ *             Without a password none is sent (a "trust" pg_hba line).
  * External mode uses host, port, user, password and name as given.
  *
  * Structure for what comes next: struct db holds an array of connections
@@ -163,6 +160,16 @@ db_reason(PGconn *pg, char *buf, size_t len)
 		n = strlen(msg);
 	}
 	snprintf(buf, len, "%.*s", (int)n, msg);
+}
+
+/* libpq prints notices on stderr; a FATAL that ends an idle session
+ * ("terminating connection due to administrator command") arrives so. */
+static void
+db_notice(void *arg, const char *message)
+{
+	size_t n = strcspn(message, "\n");
+
+	log_info("PostgreSQL: %.*s", (int)n, message);
 }
 
 static void
@@ -344,6 +351,7 @@ db_conn_connect(struct db_conn *dc)
 		db_conn_fail(dc, NULL);
 		return;
 	}
+	PQsetNoticeProcessor(dc->pg, db_notice, dc);
 	dc->state = DB_CONN_CONNECTING;
 	ev_timer_set(&dc->timer, DB_CONNECT_TIMEOUT, 0.);
 	ev_timer_start(loop, &dc->timer);
