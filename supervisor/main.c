@@ -188,6 +188,7 @@ main(int argc, char **argv)
 	    super_build(&s) == -1)
 		return 1;
 	main_signals(&s);
+	policy_init();
 	log_info("probed %s starting: config %s, state %s, %zu workers",
 	    PACKAGE_VERSION, s.conf->dir, s.conf->state_dir, s.nprocs);
 	notify_watchdog_start(&s);

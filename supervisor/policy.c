@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "super.h"
@@ -87,6 +88,30 @@ static const char *const proc_state_names[PROC_NSTATES] = {
 	[PROC_DEGRADED] = "DEGRADED",
 	[PROC_FAILED] = "FAILED",
 };
+
+static double policy_healthy_period = POLICY_HEALTHY_PERIOD;
+
+/* The environment may shorten the healthy period, so that the restart
+ * benchmark can kill a worker fifty times without tripping the policy it
+ * is not measuring. Documented in probed(8), ENVIRONMENT. */
+void
+policy_init(void)
+{
+	const char *v = getenv("PROBED_HEALTHY_PERIOD");
+	char *end;
+	double d;
+
+	if (v == NULL)
+		return;
+	d = strtod(v, &end);
+	if (*end != '\0' || !(d > 0) || d > 3600) {
+		log_warn("PROBED_HEALTHY_PERIOD=%s ignored: expected seconds "
+			 "in (0, 3600]", v);
+		return;
+	}
+	policy_healthy_period = d;
+	log_info("healthy period %.3f s (PROBED_HEALTHY_PERIOD)", d);
+}
 
 const char *
 proc_state_name(enum proc_state s)
@@ -166,7 +191,7 @@ policy_run(struct super *s, struct proc *p, const struct policy_rule *r)
 		return policy_crashed(s, p);
 	case ACT_HEALTHY_ARM:
 		p->ready_at = ev_now(s->loop);
-		policy_arm(s, p, POLICY_HEALTHY_PERIOD);
+		policy_arm(s, p, policy_healthy_period);
 		return r->next;
 	case ACT_HEALTHY:
 		/* In DEGRADED the timer is either the retry or the healthy

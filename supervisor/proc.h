@@ -82,10 +82,11 @@ extern const size_t procs_table_len;
 /* Restart policy numbers (the foundation issue). */
 #define POLICY_BACKOFF_FIRST   0.010 /* after the second crash in a row */
 #define POLICY_BACKOFF_CAP     5.0
-#define POLICY_HEALTHY_PERIOD  10.0
+#define POLICY_HEALTHY_PERIOD  10.0 /* PROBED_HEALTHY_PERIOD overrides */
 #define POLICY_DEGRADED_CRASHES 5
 #define POLICY_DEGRADED_WINDOW 30.0
 
 const char *proc_state_name(enum proc_state s);
+void policy_init(void);
 
 #endif

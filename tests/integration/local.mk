@@ -5,6 +5,8 @@ INTEGRATION_TESTS = \
 	tests/integration/control_socket.py \
 	tests/integration/supervisor_restart.py \
 	tests/integration/supervisor_policy.py \
-	tests/integration/supervisor_reload.py
+	tests/integration/supervisor_reload.py \
+	tests/integration/embedded_db.py \
+	tests/integration/config_check.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/support/probed_fixture.py
