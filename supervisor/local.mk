@@ -9,3 +9,5 @@ sbin_PROGRAMS += probectl
 probectl_SOURCES = supervisor/probectl.c
 probectl_CFLAGS = $(AM_CFLAGS)
 probectl_LDADD = $(JANSSON_LIBS)
+
+dist_man_MANS += man/probed.8 man/probectl.8 man/probed.conf.5

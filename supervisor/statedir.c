@@ -40,6 +40,12 @@ statedir_prepare(struct conf *c)
 	char path[512];
 	char *p;
 
+	/* Socket paths are short (108 bytes) and so are our buffers. */
+	if (strlen(c->state_dir) > 80) {
+		log_err("state-dir %s: longer than 80 characters, too long for "
+			"the control socket path", c->state_dir);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "%s", c->state_dir);
 	/* mkdir -p: the parents first. */
 	for (p = path + 1; *p != '\0'; p++) {
