@@ -3,3 +3,29 @@ libprobed_a_SOURCES += workers/worker.h workers/runtime.c
 libprobed_a_SOURCES += workers/fault.c workers/postgres.c workers/trace.c \
 	workers/uploader.c
 libprobed_a_SOURCES += workers/api.c workers/db.c
+
+# trace scripts, running the tool, cutting its output into chunks
+libprobed_a_SOURCES += workers/trace_script.c workers/trace_script.h \
+	workers/trace_run.c workers/trace_run.h workers/chunker.c workers/chunker.h
+check_PROGRAMS += tests/unit/test_trace_script tests/unit/test_trace_run \
+	tests/unit/test_chunker
+TESTS += tests/unit/test_trace_script tests/unit/test_trace_run \
+	tests/unit/test_chunker
+tests_unit_test_trace_script_SOURCES = tests/unit/test_trace_script.c
+tests_unit_test_trace_script_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_trace_script_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_trace_run_SOURCES = tests/unit/test_trace_run.c
+tests_unit_test_trace_run_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_trace_run_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_chunker_SOURCES = tests/unit/test_chunker.c
+tests_unit_test_chunker_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_chunker_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+
+# tests/support (trace issue): the trace target and the fake platform.
+# The target keeps every call and symbol (-O0 -fno-inline, -rdynamic) and
+# no sanitizer, so that uprobes see exactly the calls the source makes.
+check_PROGRAMS += tests/support/target
+tests_support_target_SOURCES = tests/support/target.c
+tests_support_target_CFLAGS = $(WARN_CFLAGS) -O0 -g -fno-inline
+tests_support_target_LDFLAGS = -rdynamic
+EXTRA_DIST += tests/support/fake_platform.py

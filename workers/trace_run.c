@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/template.h"
 #include "trace_run.h"
 
 #define TRACE_RUN_SUDO "/usr/bin/sudo"
@@ -25,9 +26,9 @@ extern char **environ;
 /* An option, and what may follow it as the next element. */
 enum trace_run_arg {
 	TRACE_RUN_ARG_NONE = 0,
-	TRACE_RUN_ARG_NUMBER,
+	TRACE_RUN_ARG_PID,
 	TRACE_RUN_ARG_BUFFERING,
-	TRACE_RUN_ARG_DEFINE,
+	TRACE_RUN_ARG_MIB,
 };
 
 struct trace_run_option {
@@ -36,29 +37,25 @@ struct trace_run_option {
 	enum trace_run_arg arg;
 };
 
+/* The list api/template.c accepts, checked again where it matters. */
 static const struct trace_run_option trace_run_options[] = {
+    {TRACE_TOOL_BPFTRACE, "-q", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_BPFTRACE, "-k", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_BPFTRACE, "-kk", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_BPFTRACE, "-v", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_BPFTRACE, "--no-warnings", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_BPFTRACE, "-B", TRACE_RUN_ARG_BUFFERING},
-    {TRACE_TOOL_BPFTRACE, "-p", TRACE_RUN_ARG_NUMBER},
+    {TRACE_TOOL_BPFTRACE, "-p", TRACE_RUN_ARG_PID},
     {TRACE_TOOL_STAP, "-v", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_STAP, "-vv", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_STAP, "-vvv", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_STAP, "-w", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-W", TRACE_RUN_ARG_NONE},
     {TRACE_TOOL_STAP, "-t", TRACE_RUN_ARG_NONE},
-    {TRACE_TOOL_STAP, "--suppress-handler-errors", TRACE_RUN_ARG_NONE},
-    {TRACE_TOOL_STAP, "-x", TRACE_RUN_ARG_NUMBER},
-    {TRACE_TOOL_STAP, "-s", TRACE_RUN_ARG_NUMBER},
-    {TRACE_TOOL_STAP, "-D", TRACE_RUN_ARG_DEFINE},
-};
-
-/* Variables a root process must not take from a template. */
-static const char *const trace_run_env_denied[] = {
-    "GCONV_PATH",  "GETCONF_DIR",  "HOSTALIASES", "LOCALDOMAIN",
-    "LOCPATH",     "MALLOC_TRACE", "NLSPATH",     "RESOLV_HOST_CONF",
-    "RES_OPTIONS", "TZDIR",        "PATH",        "IFS",
+    {TRACE_TOOL_STAP, "-u", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "--skip-badvars", TRACE_RUN_ARG_NONE},
+    {TRACE_TOOL_STAP, "-s", TRACE_RUN_ARG_MIB},
+    {TRACE_TOOL_STAP, "-x", TRACE_RUN_ARG_PID},
 };
 
 static int
@@ -74,35 +71,35 @@ trace_run_refuse(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
-static int
-trace_run_is_number(const char *s)
+/* 1..max in decimal without sign or leading zero, else 0. */
+static long
+trace_run_number(const char *s, long max)
 {
-	if (s[0] == '\0' || strlen(s) > 10) {
+	long v = 0;
+
+	if (s[0] < '1' || s[0] > '9') {
 		return 0;
 	}
-	return strspn(s, "0123456789") == strlen(s);
-}
-
-/* NAME=NUMBER with NAME in capitals: SystemTap's limits (MAXSTRINGLEN...). */
-static int
-trace_run_is_define(const char *s)
-{
-	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
-
-	return n > 0 && s[n] == '=' && trace_run_is_number(s + n + 1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > max / 10) {
+			return 0;
+		}
+		v = v * 10 + (*s - '0');
+	}
+	return v <= max ? v : 0;
 }
 
 static int
 trace_run_arg_ok(enum trace_run_arg arg, const char *value)
 {
 	switch (arg) {
-	case TRACE_RUN_ARG_NUMBER:
-		return trace_run_is_number(value);
+	case TRACE_RUN_ARG_PID:
+		return trace_run_number(value, 4194304) > 0;
+	case TRACE_RUN_ARG_MIB:
+		return trace_run_number(value, 64) > 0;
 	case TRACE_RUN_ARG_BUFFERING:
 		return strcmp(value, "none") == 0 ||
 		       strcmp(value, "line") == 0 || strcmp(value, "full") == 0;
-	case TRACE_RUN_ARG_DEFINE:
-		return trace_run_is_define(value);
 	default:
 		return 0;
 	}
@@ -155,36 +152,15 @@ trace_run_check_options(enum trace_tool tool, const char *const *options,
 	return 0;
 }
 
-static int
-trace_run_env_name_ok(const char *name)
-{
-	size_t n =
-	    sizeof(trace_run_env_denied) / sizeof(trace_run_env_denied[0]);
-	char c = name[0];
-
-	if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) {
-		return 0;
-	}
-	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                 "0123456789_") != strlen(name)) {
-		return 0;
-	}
-	if (strncmp(name, "LD_", 3) == 0 ||
-	    strncmp(name, "SYSTEMTAP_", 10) == 0) {
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(name, trace_run_env_denied[i]) == 0) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
+/* The grammar and allow-list of api/template.c, checked again here. */
 int
-trace_run_check_env(const char *const *names, const char *const *values,
-                    size_t n, char *why, size_t whylen)
+trace_run_check_env(enum trace_tool tool, const char *const *names,
+                    const char *const *values, size_t n, char *why,
+                    size_t whylen)
 {
+	enum template_type t =
+	    tool == TRACE_TOOL_STAP ? TEMPLATE_STAP : TEMPLATE_BPF;
+
 	if (n > TRACE_RUN_MAX_ENV) {
 		return trace_run_refuse(why, whylen,
 		                        "environment: more than %d",
@@ -195,9 +171,15 @@ trace_run_check_env(const char *const *names, const char *const *values,
 			return trace_run_refuse(
 			    why, whylen, "environment[%zu]: no value", i);
 		}
-		if (!trace_run_env_name_ok(names[i])) {
+		if (!template_env_name_ok(t, names[i], strlen(names[i]))) {
 			return trace_run_refuse(
-			    why, whylen, "environment[%zu]: name not allowed",
+			    why, whylen,
+			    "environment[%zu]: name not allowed for %s", i,
+			    trace_script_tool_name(tool));
+		}
+		if (!template_env_value_ok(values[i], strlen(values[i]))) {
+			return trace_run_refuse(
+			    why, whylen, "environment[%zu]: value not allowed",
 			    i);
 		}
 	}
@@ -279,8 +261,8 @@ trace_run_check(const struct trace_run_spec *spec, int sudo, char *why,
 	                            why, whylen) == -1) {
 		return -1;
 	}
-	return trace_run_check_env(spec->env_names, spec->env_values,
-	                           spec->nenv, why, whylen);
+	return trace_run_check_env(spec->tool, spec->env_names,
+	                           spec->env_values, spec->nenv, why, whylen);
 }
 
 /* The "NAME=value" strings, NULL-terminated; free with trace_run_free_env. */

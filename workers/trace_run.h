@@ -67,22 +67,21 @@ struct trace_run {
 };
 
 /*
- * Options the template may pass. bpftrace: -k, -kk, -v, --no-warnings,
- * -B none|line|full, -p PID. stap: -v, -vv, -vvv, -w, -t,
- * --suppress-handler-errors, -x PID, -s MB, -D NAME=NUMBER. Anything that
- * runs a command (-c), writes a file (-o), enables unsafe or guru code, or
- * changes the output format is refused. 0, or -1 with the reason in why.
+ * Options the template may pass: the list api/template.c accepts (bpftrace
+ * -q -k -kk -v --no-warnings, -B none|line|full, -p PID; stap -v -vv -vvv
+ * -w -W -t -u --skip-badvars, -s 1..64, -x PID), checked again because
+ * they reach a root process's argv. 0, or -1 with the reason in why.
  */
 int trace_run_check_options(enum trace_tool tool, const char *const *options,
                             size_t noptions, char *why, size_t whylen);
 
 /*
- * NAME must match [A-Za-z_][A-Za-z0-9_]*. Names that steer the dynamic
- * loader or SystemTap's tapsets (LD_*, SYSTEMTAP_*, GCONV_PATH, ...) are
- * refused: the tool runs as root. 0, or -1 with the reason in why.
+ * The environment pairs, against api/template.c's grammar and its
+ * per-tool allow-list of names (none for stap). 0, or -1 with the reason.
  */
-int trace_run_check_env(const char *const *names, const char *const *values,
-                        size_t n, char *why, size_t whylen);
+int trace_run_check_env(enum trace_tool tool, const char *const *names,
+                        const char *const *values, size_t n, char *why,
+                        size_t whylen);
 
 /*
  * Checks the process, the tool, the options and the environment, then

@@ -83,7 +83,7 @@ trace_script_check_process(const char *process, char *why, size_t whylen)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)process[i];
 
-		if (!trace_script_is_alnum(c) && strchr("/._+-", c) == NULL) {
+		if (!trace_script_is_alnum(c) && strchr("/._+-@", c) == NULL) {
 			return trace_script_refuse(
 			    why, whylen,
 			    "process: character 0x%02x at offset %zu is not "
@@ -96,7 +96,8 @@ trace_script_check_process(const char *process, char *why, size_t whylen)
 
 /*
  * A leading digit would make bpftrace read an address; a leading '.' is an
- * assembler-local label, never a probe target.
+ * assembler-local label, never a probe target. ':' only as C++'s "::"
+ * between two names; the function is quoted in bpftrace's probe.
  */
 int
 trace_script_check_function(const char *function, char *why, size_t whylen)
@@ -122,6 +123,11 @@ trace_script_check_function(const char *function, char *why, size_t whylen)
 	}
 	for (size_t i = 1; i < len; i++) {
 		c = (unsigned char)function[i];
+		if (c == ':' && function[i + 1] == ':' && i + 2 < len &&
+		    function[i + 2] != ':' && function[i - 1] != ':') {
+			i++;
+			continue;
+		}
 		if (!trace_script_is_alnum(c) && strchr("_.*?", c) == NULL) {
 			return trace_script_refuse(
 			    why, whylen,
@@ -170,8 +176,9 @@ trace_script_check(const struct trace_script_spec *spec, char *why,
 }
 
 /*
- * The path is quoted: bpftrace's lexer otherwise stops a path at some
- * characters the check allows ('+' after '.' in a directory name).
+ * Path and function are quoted: bpftrace's lexer otherwise stops a path at
+ * some characters the check allows ('+' after '.' in a directory name) and
+ * splits "ns::f" at its colons. Wildcards still expand inside the quotes.
  */
 static void
 trace_script_bt_probe(FILE *f, const char *process, const char *function,
@@ -179,8 +186,8 @@ trace_script_bt_probe(FILE *f, const char *process, const char *function,
 {
 	int wild = trace_script_is_wild(function);
 
-	fprintf(f, "%s:\"%s\":%s\n{\n", ret ? "uretprobe" : "uprobe", process,
-	        function);
+	fprintf(f, "%s:\"%s\":\"%s\"\n{\n", ret ? "uretprobe" : "uprobe",
+	        process, function);
 	fprintf(f, "\tprintf(\"{" Q "%s" Q ":" Q "%s" Q ",",
 	        ret ? "return" : "probe", wild ? "%s" : function);
 	fputs(IDS, f);

@@ -57,8 +57,9 @@ const char *trace_script_suffix(enum trace_tool tool);
 
 /*
  * 0 if the text can stand in a script, else -1 with the reason in why.
- * A process: '/' then letters, digits and "/._+-". A function:
- * starts with a letter, '_' or a wildcard, then letters, digits, "_.*?".
+ * A process: '/' then letters, digits and "/._+-@". A function:
+ * starts with a letter, '_' or a wildcard, then letters, digits, "_.*?",
+ * and "::" between two names (C++).
  */
 int trace_script_check_process(const char *process, char *why, size_t whylen);
 int trace_script_check_function(const char *function, char *why, size_t whylen);

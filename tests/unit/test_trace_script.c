@@ -44,7 +44,7 @@ build(enum trace_tool tool, const char *process, const char *const *fns,
 }
 
 static const char bt_one[] =
-    "uprobe:\"/usr/bin/app\":xmalloc\n"
+    "uprobe:\"/usr/bin/app\":\"xmalloc\"\n"
     "{\n"
     "\tprintf(\"{\\\"probe\\\":\\\"xmalloc\\\",\\\"uid\\\":%d,\\\"pid\\\":%d,"
     "\\\"tid\\\":%d,\\\"cpu\\\":%d,\\\"time\\\":%llu,\\\"process\\\":"
@@ -52,7 +52,7 @@ static const char bt_one[] =
     "\t    uid, pid, tid, cpu, nsecs, comm);\n"
     "}\n"
     "\n"
-    "uretprobe:\"/usr/bin/app\":xmalloc\n"
+    "uretprobe:\"/usr/bin/app\":\"xmalloc\"\n"
     "{\n"
     "\tprintf(\"{\\\"return\\\":\\\"xmalloc\\\",\\\"uid\\\":%d,\\\"pid\\\":%d,"
     "\\\"tid\\\":%d,\\\"cpu\\\":%d,\\\"retval\\\":\\\"%lld\\\",\\\"time\\\":"
@@ -138,8 +138,8 @@ test_trace_script_bpftrace_wildcard_names_come_from_probe(void **state)
 	char *s = build(TRACE_TOOL_BPFTRACE, "/bin/bash", fns, 2, 10, why,
 	                sizeof(why));
 
-	assert_non_null(strstr(s, "uprobe:\"/bin/bash\":x*\n"));
-	assert_non_null(strstr(s, "uretprobe:\"/bin/bash\":x*\n"));
+	assert_non_null(strstr(s, "uprobe:\"/bin/bash\":\"x*\"\n"));
+	assert_non_null(strstr(s, "uretprobe:\"/bin/bash\":\"x*\"\n"));
 	/* The wildcard never reaches a format string; the name does. */
 	assert_null(strstr(s, "\\\"x*\\\""));
 	assert_int_equal(count(s, "\\\"probe\\\":\\\"%s\\\""), 1);
@@ -172,9 +172,9 @@ test_trace_script_each_function_probed_once_in_order(void **state)
 	char why[256];
 	char *s =
 	    build(TRACE_TOOL_BPFTRACE, "/bin/x", fns, 5, 1, why, sizeof(why));
-	const char *a = strstr(s, "uprobe:\"/bin/x\":a\n");
-	const char *b = strstr(s, "uprobe:\"/bin/x\":b\n");
-	const char *c = strstr(s, "uprobe:\"/bin/x\":c\n");
+	const char *a = strstr(s, "uprobe:\"/bin/x\":\"a\"\n");
+	const char *b = strstr(s, "uprobe:\"/bin/x\":\"b\"\n");
+	const char *c = strstr(s, "uprobe:\"/bin/x\":\"c\"\n");
 
 	assert_int_equal(count(s, "\nuprobe:") + (s[0] == 'u'), 3);
 	assert_int_equal(count(s, "uretprobe:"), 3);
@@ -221,9 +221,10 @@ static void
 test_trace_script_refuses_function_that_breaks_out(void **state)
 {
 	static const char *const bad[] = {
-	    "",      "a\"b", "a\\b",      "a b", "a:b", "a,b",  "a{",  "a}",
-	    "a(",    "a)",   "a%d",       "a\n", "a;",  "1abc", ".Lx", "a/b",
-	    "a@plt", "a-b",  "a\xc3\xa9", "a'b", "a$b", "a[0]",
+	    "",       "a\"b",  "a\\b",  "a b",       "a:b",   "a,b", "a{",
+	    "a}",     "a(",    "a)",    "a%d",       "a\n",   "a;",  "1abc",
+	    ".Lx",    "a/b",   "a@plt", ":::a",      "a:::b", "::a", "a::",
+	    "a::::b", "a: :b", "a-b",   "a\xc3\xa9", "a'b",   "a$b", "a[0]",
 	};
 	char why[256];
 
