@@ -1,1 +1,16 @@
-# shm: rules for this folder, included from the root Makefile.am
+# shm: the shared-memory data plane (segment, rings, messages, stats pages).
+libprobed_a_SOURCES += shm/ring.c shm/ring.h shm/ring_impl.h \
+	shm/ring_wait.c shm/ring_repair.c shm/msg.c shm/msg.h
+
+# Unit tests (cmocka), in-process.
+check_PROGRAMS += tests/unit/test_ring
+TESTS += tests/unit/test_ring
+tests_unit_test_ring_SOURCES = tests/unit/test_ring.c
+tests_unit_test_ring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_ring_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_ring_threads
+TESTS += tests/unit/test_ring_threads
+tests_unit_test_ring_threads_SOURCES = tests/unit/test_ring_threads.c
+tests_unit_test_ring_threads_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_ring_threads_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)

@@ -1,0 +1,58 @@
+/*
+ * Internals shared by ring.c, ring_wait.c and ring_repair.c. Not for users
+ * of rings: they include ring.h.
+ */
+#ifndef PROBED_SHM_RING_IMPL_H
+#define PROBED_SHM_RING_IMPL_H
+
+#include "shm/ring.h"
+
+#define RING_SPIN     2000
+#define RING_POLL_CAP 100 /* ms; bounds a wake-up lost to a dead peer */
+
+static inline void
+ring_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static inline _Atomic uint64_t *
+ring_hdr(const struct ring *r, uint64_t pos)
+{
+	return (_Atomic uint64_t *)(void *)(r->data + (pos & r->mask));
+}
+
+static inline uint64_t
+ring_total(uint64_t len)
+{
+	return RING_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
+}
+
+/* Single writer per counter except on MP producer counters. */
+static inline void
+ring_count(int shared, _Atomic uint64_t *c, uint64_t n)
+{
+	if (shared) {
+		atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+	} else {
+		atomic_store_explicit(
+		    c, atomic_load_explicit(c, memory_order_relaxed) + n,
+		    memory_order_relaxed);
+	}
+}
+
+/* R3 wakers (ring.c). */
+void ring_wake_consumer(struct ring *r);
+void ring_wake_producer(struct ring *r);
+/* The header at pos if the record there is ready, else 0 (ring.c). */
+uint64_t ring_ready_hdr(struct ring *r, uint64_t pos);
+/* Whether a record of len would fit now (ring.c). */
+int ring_has_space(struct ring *r, uint32_t len);
+/* Zeroes [from, to) of the data area (ring.c). */
+void ring_zero(struct ring *r, uint64_t from, uint64_t to);
+
+#endif
