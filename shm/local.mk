@@ -1,6 +1,7 @@
 # shm: the shared-memory data plane (segment, rings, messages, stats pages).
 libprobed_a_SOURCES += shm/ring.c shm/ring.h shm/ring_impl.h \
-	shm/ring_wait.c shm/ring_repair.c shm/msg.c shm/msg.h
+	shm/ring_wait.c shm/ring_repair.c shm/msg.c shm/msg.h \
+	shm/seqlock.h shm/stats.c shm/stats_read.c shm/stats.h
 
 # Unit tests (cmocka), in-process.
 check_PROGRAMS += tests/unit/test_ring
@@ -14,3 +15,9 @@ TESTS += tests/unit/test_ring_threads
 tests_unit_test_ring_threads_SOURCES = tests/unit/test_ring_threads.c
 tests_unit_test_ring_threads_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_ring_threads_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_stats
+TESTS += tests/unit/test_stats
+tests_unit_test_stats_SOURCES = tests/unit/test_stats.c
+tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_stats_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
