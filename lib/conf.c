@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -359,18 +360,26 @@ conf_load_text(const char *settings, size_t settings_len, const char *lambda,
 }
 
 static char *
-conf_read(struct conf_ctx *x, const char *dir, const char *name, size_t *len)
+conf_read(struct conf_ctx *x, const char *dir, enum conf_file f, size_t *len)
 {
 	char path[PATH_MAX];
 	char *buf = NULL;
+	struct stat st;
 	FILE *fp;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, conf_file_names[f]);
 	fp = fopen(path, "r");
 	if (fp == NULL) {
 		conf_error(x, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
+	}
+	/* Not an error: the operator may have reasons, but should know. */
+	if (f == CONF_LAMBDA && fstat(fileno(fp), &st) == 0 &&
+	    (st.st_mode & 077) != 0) {
+		log_warn("%s: mode %04o lets other users read its secrets; "
+		         "chmod 600 it",
+		         path, (unsigned)(st.st_mode & 07777));
 	}
 	buf = malloc(CONF_FILE_MAX + 1);
 	if (buf == NULL) {
@@ -412,8 +421,7 @@ conf_load(const char *dir, char **errors)
 	}
 	for (int f = 0; f < CONF_NFILES; f++) {
 		if (abs != NULL) {
-			buf[f] =
-			    conf_read(&x, abs, conf_file_names[f], &len[f]);
+			buf[f] = conf_read(&x, abs, f, &len[f]);
 		}
 		text[f] = buf[f];
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -471,6 +472,7 @@ write_file(const char *dir, const char *name, const char *text)
 	assert_non_null(fp);
 	fputs(text, fp);
 	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 static void
@@ -523,6 +525,41 @@ test_conf_load_reads_a_directory(void **state)
 	    dir);
 	assert_string_equal(errors, want);
 	free(errors);
+}
+
+static void
+load_dir(void *arg)
+{
+	char *errors;
+	struct conf *c = conf_load(arg, &errors);
+
+	assert_non_null(c);
+	conf_free(c);
+}
+
+static void
+test_conf_readable_lambda_file_warns(void **state)
+{
+	char dir[] = "/tmp/test_conf.XXXXXX", path[600], out[1024], want[700];
+
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "settings.yml", "database:\n  os-user: root\n");
+	write_file(dir, "lambda-settings.yml", lambda_text(NULL, NULL));
+	capture_stderr(load_dir, dir, out, sizeof(out));
+	assert_string_equal(out, "");
+	snprintf(path, sizeof(path), "%s/lambda-settings.yml", dir);
+	assert_int_equal(chmod(path, 0640), 0);
+	capture_stderr(load_dir, dir, out, sizeof(out));
+	snprintf(
+	    want, sizeof(want),
+	    "warning: %s: mode 0640 lets other users read its secrets; chmod "
+	    "600 it\n",
+	    path);
+	assert_string_equal(out, want);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/settings.yml", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void
@@ -639,6 +676,7 @@ main(void)
 	    cmocka_unit_test(test_conf_duplicate_keys_are_errors),
 	    cmocka_unit_test(test_conf_cross_checks),
 	    cmocka_unit_test(test_conf_load_reads_a_directory),
+	    cmocka_unit_test(test_conf_readable_lambda_file_warns),
 	    cmocka_unit_test(test_conf_dump_json_and_key_info),
 	    cmocka_unit_test(test_conf_contrib_examples_load),
 	};
