@@ -212,8 +212,10 @@ const struct conf_key conf_keys[] = {
      .affects = DB, .help = "seconds between node heartbeats"},
     {SECS(S, "cluster.node-timeout", cluster_node_timeout, 86400, "30"),
      .affects = DB, .help = "seconds after which a silent node is stale"},
-    {ENUM(S, "database.mode", db.mode, conf_modes, "embedded"),
-     .affects = DB | PG, .help = "embedded (private PostgreSQL) or external"},
+    /* The postgres worker exists only in embedded mode: switching changes
+     * the process table. */
+    {ENUM(S, "database.mode", db.mode, conf_modes, "embedded"), .affects = ALL,
+     .help = "embedded (private PostgreSQL) or external"},
     {STR(S, "database.host", db.host, conf_dbhost, ""), .affects = DB | PG,
      .help = "server host, or socket directory"},
     {INT(S, "database.port", db.port, 1, 65535, "5432"), .affects = DB | PG,

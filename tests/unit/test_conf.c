@@ -331,6 +331,7 @@ test_conf_diff_reports_affected_workers(void **state)
 	    {"port: 3000\n", NULL, 0},
 	    {"port: 3002\n", NULL, CONF_AFFECTS_API},
 	    {"trace-workers: 3\n", NULL, CONF_AFFECTS_ALL},
+	    {"database:\n  mode: external\n", NULL, CONF_AFFECTS_ALL},
 	    {"log-level: debug\nstop-timeout: 1\n", NULL, 0},
 	    {"database:\n  port: 5433\n", NULL,
 	     CONF_AFFECTS_DB | CONF_AFFECTS_POSTGRES},
