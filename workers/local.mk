@@ -8,15 +8,20 @@ libprobed_a_SOURCES += workers/api.c workers/db.c
 libprobed_a_SOURCES += workers/trace_script.c workers/trace_script.h \
 	workers/trace_run.c workers/trace_run.h workers/chunker.c workers/chunker.h
 check_PROGRAMS += tests/unit/test_trace_script tests/unit/test_trace_run \
-	tests/unit/test_chunker
+	tests/unit/test_trace_bpftrace tests/unit/test_chunker
 TESTS += tests/unit/test_trace_script tests/unit/test_trace_run \
-	tests/unit/test_chunker
+	tests/unit/test_trace_bpftrace tests/unit/test_chunker
 tests_unit_test_trace_script_SOURCES = tests/unit/test_trace_script.c
 tests_unit_test_trace_script_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_trace_script_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
-tests_unit_test_trace_run_SOURCES = tests/unit/test_trace_run.c
+tests_unit_test_trace_run_SOURCES = tests/unit/test_trace_run.c \
+	tests/unit/trace_collect.h
 tests_unit_test_trace_run_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_trace_run_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_trace_bpftrace_SOURCES = tests/unit/test_trace_bpftrace.c \
+	tests/unit/trace_collect.h
+tests_unit_test_trace_bpftrace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_trace_bpftrace_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_chunker_SOURCES = tests/unit/test_chunker.c
 tests_unit_test_chunker_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_chunker_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
