@@ -21,8 +21,6 @@
 /* A bigger stdout pipe lets a burst of hits wait while the worker is busy. */
 #define TRACE_RUN_PIPE_SIZE (1024 * 1024)
 
-extern char **environ;
-
 /* An option, and what may follow it as the next element. */
 enum trace_run_arg {
 	TRACE_RUN_ARG_NONE = 0,
