@@ -314,7 +314,7 @@ conf_parse(struct conf_ctx *x, const char *text[CONF_NFILES],
 	}
 	conf_required(x);
 	conf_cross(x);
-	if (system && x->nerr == 0) {
+	if (system) {
 		conf_system(x);
 	}
 	if (x->nerr > 0 || x->oom) {
