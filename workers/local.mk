@@ -34,3 +34,7 @@ tests_support_target_SOURCES = tests/support/target.c
 tests_support_target_CFLAGS = $(WARN_CFLAGS) -O0 -g -fno-inline
 tests_support_target_LDFLAGS = -rdynamic
 EXTRA_DIST += tests/support/fake_platform.py
+# The bpftrace data path and the upload protocol without probed: real
+# bpftrace on the target, its output through the fake platform.
+TESTS += tests/integration/trace_bpftrace_direct.py
+EXTRA_DIST += tests/integration/trace_bpftrace_direct.py

@@ -324,9 +324,45 @@ test_trace_script_save_writes_private_file(void **state)
 	rmdir(dir);
 }
 
-int
-main(void)
+/*
+ * test_trace_script --emit bpftrace|stap PROCESS LASTING FUNCTION...
+ * prints the generated script: the integration tests run the very text
+ * probed generates without a trace worker around it.
+ */
+static int
+emit(int argc, char **argv)
 {
+	struct trace_script_spec spec = {0};
+	char why[256], *text;
+
+	if (argc < 6) {
+		fprintf(stderr,
+		        "usage: %s --emit bpftrace|stap PROCESS "
+		        "LASTING FUNCTION...\n",
+		        argv[0]);
+		return 2;
+	}
+	spec.tool = strcmp(argv[2], "stap") == 0 ? TRACE_TOOL_STAP
+	                                         : TRACE_TOOL_BPFTRACE;
+	spec.process = argv[3];
+	spec.lasting = (unsigned)strtoul(argv[4], NULL, 10);
+	spec.functions = (const char *const *)argv + 5;
+	spec.nfunctions = (size_t)(argc - 5);
+	if (trace_script_build(&spec, &text, why, sizeof(why)) == -1) {
+		fprintf(stderr, "refused: %s\n", why);
+		return 1;
+	}
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--emit") == 0) {
+		return emit(argc, argv);
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_trace_script_bpftrace_one_function_text),
 	    cmocka_unit_test(test_trace_script_stap_one_function_text),
