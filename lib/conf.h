@@ -129,9 +129,10 @@ unsigned conf_diff(const struct conf *a, const struct conf *b);
  * "dir" and then every key by its dotted name in table order. */
 char *conf_dump_json(const struct conf *c);
 
-/* For /config?name=X and documentation: describe key i (0 ..) of the
- * table; returns -1 past the end. value is malloc'ed text ("***" for a
- * secret), free() it. */
+/* For /config?name=X and documentation. conf_key_info describes key i
+ * (0, 1, ...) of the table and returns -1 past the end. conf_key_value
+ * returns the value of a key by dotted name as malloc'ed text ("***" for a
+ * secret; free() it), NULL for an unknown name. */
 struct conf_key_info {
 	const char *name; /* dotted: database.port */
 	const char *file; /* settings.yml or lambda-settings.yml */
