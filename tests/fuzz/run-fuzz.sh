@@ -28,7 +28,7 @@ standalone)
 libfuzzer)
 	work=$(mktemp -d "${TMPDIR:-/tmp}/probed-fuzz.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
-	cp "$corpus"/* "$work"/
+	cp -R "$corpus"/. "$work"/
 	chmod -R u+w "$work"
 	# max_total_time=0 would mean "forever": replay the seeds instead.
 	if [ "$secs" -le 0 ]; then
