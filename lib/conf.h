@@ -14,9 +14,10 @@
  * (secret, root-password, database.password) never appear in that text.
  *
  * Both files may nest one level: database.port is "port" inside the
- * "database" mapping. An empty file is an empty mapping (all defaults).
- * Unknown keys are not errors: they are logged with log_warn together with
- * the nearest known key, so a typo is visible but never stops a reload.
+ * "database" mapping (the flat "database.port:" is accepted too). An empty file
+ * is an empty mapping (all defaults). Unknown keys are not errors: they are
+ * logged with log_warn together with the nearest known key, so a typo is
+ * visible but never stops a reload.
  */
 #ifndef PROBED_CONF_H
 #define PROBED_CONF_H

@@ -442,6 +442,11 @@ test_conf_duplicate_keys_are_errors(void **state)
 	assert_errors(
 	    "database: {}\ncluster: {}\ndatabase: {}\n", l,
 	    "settings.yml:3: database: duplicate key (first given at line 1)");
+	/* The flat spelling names the same key. */
+	assert_errors(
+	    "database.port: 1\ndatabase:\n  port: 2\n", l,
+	    "settings.yml:3: database.port: duplicate key (first given at line "
+	    "1)");
 }
 
 static void
