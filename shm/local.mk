@@ -1,7 +1,8 @@
 # shm: the shared-memory data plane (segment, rings, messages, stats pages).
 libprobed_a_SOURCES += shm/ring.c shm/ring.h shm/ring_impl.h \
 	shm/ring_wait.c shm/ring_repair.c shm/msg.c shm/msg.h \
-	shm/seqlock.h shm/stats.c shm/stats_read.c shm/stats.h
+	shm/seqlock.h shm/stats.c shm/stats_read.c shm/stats.h \
+	shm/segment.c shm/segment_ops.c shm/segment.h
 
 # Unit tests (cmocka), in-process.
 check_PROGRAMS += tests/unit/test_ring
@@ -21,3 +22,9 @@ TESTS += tests/unit/test_stats
 tests_unit_test_stats_SOURCES = tests/unit/test_stats.c
 tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_stats_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_ring_segment
+TESTS += tests/unit/test_ring_segment
+tests_unit_test_ring_segment_SOURCES = tests/unit/test_ring_segment.c
+tests_unit_test_ring_segment_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_ring_segment_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)

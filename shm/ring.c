@@ -69,8 +69,10 @@ ring_init(struct ring_ctl *ctl, uint64_t size, uint32_t flags)
 		        (unsigned long long)size, RING_MIN_SIZE, RING_MAX_SIZE);
 		return -EINVAL;
 	}
-	/* Zeroed data is the MP free-space invariant (R5). */
-	memset(ctl, 0, ring_footprint(size));
+	/* The data area must already be zero (a fresh mapping is): that is
+	 * the MP free-space invariant (R5), and not touching it here keeps
+	 * idle rings from using memory. */
+	memset(ctl, 0, sizeof(*ctl));
 	ctl->size = size;
 	ctl->flags = flags;
 	ctl->magic = RING_CTL_MAGIC;

@@ -127,7 +127,8 @@ struct ring_rec {
 /* Bytes a ring with a data area of size bytes needs in the segment. */
 size_t ring_footprint(uint64_t size);
 
-/* Formats ctl + data (size: power of two, RING_MIN_SIZE..RING_MAX_SIZE). */
+/* Formats ctl (size: power of two, RING_MIN_SIZE..RING_MAX_SIZE). The
+ * data area that follows must be zero, as a fresh mapping is. */
 int ring_init(struct ring_ctl *ctl, uint64_t size, uint32_t flags);
 
 /* Fills a handle for an initialised ring; fds -1 for none. Checks magic. */
