@@ -28,3 +28,9 @@ TESTS += tests/unit/test_ring_segment
 tests_unit_test_ring_segment_SOURCES = tests/unit/test_ring_segment.c
 tests_unit_test_ring_segment_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_ring_segment_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+
+# Multi-process tests: real processes on a real segment.
+check_PROGRAMS += tests/integration/ring_stress
+TESTS += tests/integration/ring_stress
+tests_integration_ring_stress_SOURCES = tests/integration/ring_stress.c
+tests_integration_ring_stress_LDADD = $(PROBED_LIBS)
