@@ -34,3 +34,8 @@ check_PROGRAMS += tests/integration/ring_stress
 TESTS += tests/integration/ring_stress
 tests_integration_ring_stress_SOURCES = tests/integration/ring_stress.c
 tests_integration_ring_stress_LDADD = $(PROBED_LIBS)
+
+check_PROGRAMS += tests/integration/ring_crash
+TESTS += tests/integration/ring_crash
+tests_integration_ring_crash_SOURCES = tests/integration/ring_crash.c
+tests_integration_ring_crash_LDADD = $(PROBED_LIBS)
