@@ -44,6 +44,8 @@
 
 #define API_ADMIN_THREADS   2
 #define API_DEFAULT_THREADS 4
+/* Ports below this need root (or CAP_NET_BIND_SERVICE) to bind. */
+#define API_PRIVILEGED_PORTS 1024
 
 struct api_listener {
 	const char *name;
@@ -87,10 +89,18 @@ api_now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Set while mg_start runs: a failure there is logged once by
+ * api_listener_start with its reason; civetweb's own line says less. */
+static volatile int api_starting;
+
 static int
 api_log_message(const struct mg_connection *c, const char *message)
 {
-	log_warn("civetweb: %s", message);
+	if (api_starting) {
+		log_debug("civetweb: %s", message);
+	} else {
+		log_warn("civetweb: %s", message);
+	}
 	return 1;
 }
 
@@ -134,8 +144,14 @@ api_listener_addr(struct api_listener *l, const char *host, int port)
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+	/* An address needs no lookup (and AI_ADDRCONFIG would ask the
+	 * kernel for every interface): try it as numeric first. */
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
 	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc == EAI_NONAME) {
+		hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+		rc = getaddrinfo(host, NULL, &hints, &res);
+	}
 	if (rc != 0 || res == NULL) {
 		log_err("getaddrinfo(%s) for the %s listener failed: %s", host,
 		        l->name, rc ? gai_strerror(rc) : "no address");
@@ -197,8 +213,10 @@ api_listener_start(struct api_listener *l, int threads)
 	error.text = text;
 	error.text_buffer_size = sizeof(text);
 	errno = 0;
+	api_starting = 1;
 	l->ctx = mg_start2(&init, &error);
 	saved = errno;
+	api_starting = 0;
 	if (l->ctx == NULL) {
 		/* civetweb's text is generic ("Failed to setup server
 		 * ports"); errno still holds bind()'s reason. */
@@ -323,7 +341,7 @@ api_main(struct worker *w)
 {
 	static struct api a;
 	double t0;
-	int rc;
+	int early, rc;
 
 	memset(&a, 0, sizeof(a));
 	a.w = w;
@@ -348,6 +366,14 @@ api_main(struct worker *w)
 	ev_async_start(w->loop, &a.done);
 
 	t0 = api_now_ms();
+	/* Drop root before civetweb starts when no port needs it: its
+	 * threads then never run as root, and setuid() does not have to be
+	 * broadcast to them. */
+	early = w->conf->port >= API_PRIVILEGED_PORTS &&
+	        w->conf->admin_port >= API_PRIVILEGED_PORTS;
+	if (early && worker_drop_privileges(w) == -1) {
+		return WORKER_EXIT_PERMANENT;
+	}
 	mg_init_library(MG_FEATURES_DEFAULT);
 	rc = api_start(&a);
 	if (rc != 0) {
@@ -355,7 +381,7 @@ api_main(struct worker *w)
 		 * would only add its two-second poll timeout. */
 		return rc;
 	}
-	if (worker_drop_privileges(w) == -1) {
+	if (!early && worker_drop_privileges(w) == -1) {
 		return WORKER_EXIT_PERMANENT;
 	}
 	log_info("serving API on %s and admin on %s (civetweb started in "

@@ -2,7 +2,6 @@
 libprobed_a_SOURCES += workers/worker.h workers/runtime.c
 libprobed_a_SOURCES += workers/fault.c workers/postgres.c workers/trace.c \
 	workers/uploader.c
-libprobed_a_SOURCES += workers/api.c workers/db.c
 
 # trace scripts, running the tool, cutting its output into chunks
 libprobed_a_SOURCES += workers/trace_script.c workers/trace_script.h \
@@ -38,3 +37,4 @@ EXTRA_DIST += tests/support/fake_platform.py
 # bpftrace on the target, its output through the fake platform.
 TESTS += tests/integration/trace_bpftrace_direct.py
 EXTRA_DIST += tests/integration/trace_bpftrace_direct.py
+libprobed_a_SOURCES += workers/api.c workers/db.c
