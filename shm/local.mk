@@ -39,3 +39,8 @@ check_PROGRAMS += tests/integration/ring_crash
 TESTS += tests/integration/ring_crash
 tests_integration_ring_crash_SOURCES = tests/integration/ring_crash.c
 tests_integration_ring_crash_LDADD = $(PROBED_LIBS)
+
+# Benchmark, not run by make check: tests/bench/ring prints the figures.
+noinst_PROGRAMS += tests/bench/ring
+tests_bench_ring_SOURCES = tests/bench/ring.c
+tests_bench_ring_LDADD = $(PROBED_LIBS)

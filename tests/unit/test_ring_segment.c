@@ -180,5 +180,7 @@ main(void)
 	    cmocka_unit_test(test_ring_segment_stats_page_per_process),
 	};
 
+	/* A hang fails the test instead of blocking make check. */
+	alarm(120);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

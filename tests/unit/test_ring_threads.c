@@ -187,5 +187,7 @@ main(void)
 	    cmocka_unit_test(test_ring_mp_threads_keep_per_producer_order),
 	};
 
+	/* A hang fails the test instead of blocking make check. */
+	alarm(120);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

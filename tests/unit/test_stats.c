@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "shm/stats.h"
@@ -240,5 +242,7 @@ main(void)
 	        test_stats_snapshots_are_consistent_under_concurrent_writers),
 	};
 
+	/* A hang fails the test instead of blocking make check. */
+	alarm(120);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

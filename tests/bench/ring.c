@@ -1,0 +1,424 @@
+/*
+ * Ring benchmark: one run prints, for 64 B, 4 KiB and 64 KiB records, the
+ * rate between two processes through a ring, a pipe and a unix socketpair,
+ * memcpy bandwidth at that size, and the ratios ring/pipe and ring/memcpy;
+ * then the wake-up round trip (the other side asleep) for a ring and a
+ * pipe. Every transfer runs for RING_BENCH_MS (default 700 ms) per case.
+ *
+ * Fair play: the ring producer copies the payload in (as a write() copies
+ * it to the kernel); the ring consumer reads it in place, touching every
+ * cache line and checking the first and last word, because handing the
+ * bytes on without another copy is what the ring is for. Pipe and socket
+ * consumers read() into a buffer and check the same words.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "shm/segment.h"
+
+#define PINGS 20000
+
+struct result {
+	_Atomic uint64_t records;
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t ns;
+	_Atomic int bad;
+};
+
+static struct result *res;
+static int bench_ms = 700;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void
+fill(uint8_t *buf, size_t size, uint64_t seq)
+{
+	memcpy(buf, &seq, 8);
+	memcpy(buf + size - 8, &seq, 8);
+}
+
+/* Touches every cache line; checks the words fill() wrote. */
+static int
+consume(const uint8_t *p, size_t size, uint64_t seq)
+{
+	volatile uint64_t sink = 0;
+	uint64_t a, b;
+
+	for (size_t i = 0; i < size; i += 64) {
+		sink += p[i];
+	}
+	(void)sink;
+	memcpy(&a, p, 8);
+	memcpy(&b, p + size - 8, 8);
+	return a == seq && b == seq;
+}
+
+static void
+ring_producer(struct ring *r, uint8_t *buf, size_t size)
+{
+	uint64_t end = now_ns() + (uint64_t)bench_ms * 1000000ull, seq = 0;
+	void *p;
+
+	for (;;) {
+		int last = (seq & 255) == 0 && now_ns() > end;
+
+		while (ring_reserve(r, (uint32_t)size, &p) < 0) {
+			ring_wait_space(r, (uint32_t)size, 5000);
+		}
+		/* The last record is marked by seq UINT64_MAX. */
+		fill(buf, size, last ? UINT64_MAX : seq);
+		memcpy(p, buf, size);
+		ring_commit(r, p);
+		if (last) {
+			return;
+		}
+		seq++;
+	}
+}
+
+static void
+ring_consumer(struct ring *r, size_t size)
+{
+	struct ring_rec recs[64];
+	uint64_t seq = 0, t0 = 0;
+	size_t n;
+
+	ring_consumer_resume(r);
+	for (;;) {
+		n = ring_peek_batch(r, recs, 64);
+		if (n == 0) {
+			ring_wait_data(r, 5000);
+			continue;
+		}
+		if (t0 == 0) {
+			t0 = now_ns();
+		}
+		for (size_t i = 0; i < n; i++) {
+			uint64_t first;
+
+			memcpy(&first, recs[i].data, 8);
+			if (first == UINT64_MAX) {
+				ring_release_all(r);
+				res->ns = now_ns() - t0;
+				res->records = seq;
+				res->bytes = seq * size;
+				return;
+			}
+			if (!consume(recs[i].data, size, seq)) {
+				res->bad = 1;
+			}
+			seq++;
+		}
+		ring_release(r, &recs[n - 1]);
+	}
+}
+
+static int
+write_all(int fd, const uint8_t *buf, size_t size)
+{
+	while (size > 0) {
+		ssize_t w = write(fd, buf, size);
+
+		if (w < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return -1;
+		}
+		buf += w;
+		size -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+fd_producer(int fd, uint8_t *buf, size_t size)
+{
+	uint64_t end = now_ns() + (uint64_t)bench_ms * 1000000ull, seq = 0;
+
+	while ((seq & 255) != 0 || now_ns() <= end) {
+		fill(buf, size, seq++);
+		if (write_all(fd, buf, size) < 0) {
+			break;
+		}
+	}
+	close(fd);
+}
+
+static void
+fd_consumer(int fd, uint8_t *buf, size_t size)
+{
+	uint64_t seq = 0, t0 = 0;
+	size_t have = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + have, size - have)) > 0) {
+		if (t0 == 0) {
+			t0 = now_ns();
+		}
+		have += (size_t)n;
+		if (have == size) {
+			if (!consume(buf, size, seq)) {
+				res->bad = 1;
+			}
+			seq++;
+			have = 0;
+		}
+	}
+	res->ns = now_ns() - t0;
+	res->records = seq;
+	res->bytes = seq * size;
+}
+
+enum transport { T_RING, T_PIPE, T_SOCKET };
+
+/* Records per second and bytes per second, consumer side. */
+static int
+transfer(enum transport t, struct shm_segment *seg, size_t size, double *rps,
+         double *bps)
+{
+	uint8_t *buf = aligned_alloc(64, size < 64 ? 64 : size);
+	struct ring *r = shm_segment_ring(seg, SHM_RING_CHUNK, 0);
+	int fds[2] = {-1, -1};
+	pid_t pid[2];
+
+	memset(res, 0, sizeof(*res));
+	if (t == T_PIPE && pipe(fds) < 0) {
+		perror("pipe");
+		return -1;
+	}
+	if (t == T_SOCKET && socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) {
+		perror("socketpair");
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (pid[i] < 0) {
+			perror("fork");
+			return -1;
+		}
+		if (pid[i] == 0) {
+			if (t == T_RING) {
+				i == 0 ? ring_producer(r, buf, size)
+				       : ring_consumer(r, size);
+			} else if (i == 0) {
+				close(fds[0]);
+				fd_producer(fds[1], buf, size);
+			} else {
+				close(fds[1]);
+				fd_consumer(fds[0], buf, size);
+			}
+			_exit(0);
+		}
+	}
+	if (fds[0] >= 0) {
+		close(fds[0]);
+		close(fds[1]);
+	}
+	waitpid(pid[0], NULL, 0);
+	waitpid(pid[1], NULL, 0);
+	free(buf);
+	if (res->bad || res->ns == 0) {
+		fprintf(stderr, "transfer of %zu B records: bad data\n", size);
+		return -1;
+	}
+	*rps = (double)res->records * 1e9 / (double)res->ns;
+	*bps = (double)res->bytes * 1e9 / (double)res->ns;
+	return 0;
+}
+
+/*
+ * memcpy of size-byte records, one process. area == size: the same buffer
+ * again and again (hot in cache); area == the ring's size: into successive
+ * slots of an area as large as the ring, the working set the ring has.
+ */
+static double
+memcpy_bps(size_t size, size_t area)
+{
+	uint8_t *src = aligned_alloc(64, size), *dst = aligned_alloc(64, area);
+	uint64_t t0, end, n = 0, ns;
+	size_t slots = area / size;
+
+	memset(src, 1, size);
+	memset(dst, 2, area);
+	t0 = now_ns();
+	end = t0 + (uint64_t)bench_ms * 1000000ull / 2;
+	do {
+		for (int i = 0; i < 256; i++) {
+			memcpy(dst + (n % slots) * size, src, size);
+			__asm__ __volatile__("" ::"r"(dst) : "memory");
+			n++;
+		}
+	} while (now_ns() < end);
+	ns = now_ns() - t0;
+	free(src);
+	free(dst);
+	return (double)n * (double)size * 1e9 / (double)ns;
+}
+
+/* Sleeps (no spinning) until a record arrives: a wake-up every time. */
+static void
+sleep_peek(struct ring *r, struct ring_rec *rec)
+{
+	struct pollfd pfd = {.fd = ring_data_fd(r), .events = POLLIN};
+
+	while (ring_peek(r, rec) < 0) {
+		if (ring_consumer_prepare_wait(r)) {
+			poll(&pfd, 1, 5000);
+			ring_consumer_woken(r);
+		}
+	}
+}
+
+static void
+pingpong_ring_side(struct ring *in, struct ring *out, int first)
+{
+	struct ring_rec rec;
+	uint64_t v = 0;
+
+	ring_consumer_resume(in);
+	for (int i = 0; i < PINGS; i++) {
+		if (first) {
+			ring_write(out, &v, sizeof(v));
+		}
+		sleep_peek(in, &rec);
+		memcpy(&v, rec.data, sizeof(v));
+		ring_release(in, &rec);
+		v++;
+		if (!first) {
+			ring_write(out, &v, sizeof(v));
+		}
+	}
+}
+
+static void
+pingpong_fd_side(int in, int out, int first)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < PINGS; i++) {
+		if (first && write(out, &v, sizeof(v)) != sizeof(v)) {
+			_exit(1);
+		}
+		if (read(in, &v, sizeof(v)) != sizeof(v)) {
+			_exit(1);
+		}
+		v++;
+		if (!first && write(out, &v, sizeof(v)) != sizeof(v)) {
+			_exit(1);
+		}
+	}
+}
+
+/* Mean round trip in microseconds. */
+static double
+pingpong(struct shm_segment *seg, int use_ring)
+{
+	struct ring *a = shm_segment_ring(seg, SHM_RING_CHUNK, 0);
+	struct ring *b = shm_segment_ring(seg, SHM_RING_CHUNK, 1);
+	int p1[2], p2[2];
+	uint64_t t0, ns;
+	pid_t pid;
+
+	if (pipe(p1) < 0 || pipe(p2) < 0) {
+		perror("pipe");
+		return -1;
+	}
+	t0 = now_ns();
+	pid = fork();
+	if (pid == 0) {
+		if (use_ring) {
+			pingpong_ring_side(a, b, 0);
+		} else {
+			pingpong_fd_side(p1[0], p2[1], 0);
+		}
+		_exit(0);
+	}
+	if (use_ring) {
+		pingpong_ring_side(b, a, 1);
+	} else {
+		pingpong_fd_side(p2[0], p1[1], 1);
+	}
+	ns = now_ns() - t0;
+	waitpid(pid, NULL, 0);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+	return (double)ns / PINGS / 1000.0;
+}
+
+int
+main(void)
+{
+	static const size_t sizes[] = {64, 4096, 65536};
+	struct shm_params p = {.n_trace = 2};
+
+	p.chunk_ring_bytes = SHM_CHUNK_RING_DEFAULT;
+	if (getenv("RING_BENCH_RING") != NULL) {
+		p.chunk_ring_bytes =
+		    strtoull(getenv("RING_BENCH_RING"), NULL, 10);
+	}
+	struct shm_segment *seg;
+	int failed = 0;
+
+	if (getenv("RING_BENCH_MS") != NULL) {
+		bench_ms = atoi(getenv("RING_BENCH_MS"));
+	}
+	log_init(NULL, LOG_LVL_WARN);
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+	           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	seg = shm_segment_create(&p);
+	if (res == MAP_FAILED || seg == NULL) {
+		return 1;
+	}
+	printf("%-6s %12s %9s %12s %9s %12s %9s %9s %9s %9s %9s\n", "record",
+	       "ring rec/s", "ring GB/s", "pipe rec/s", "pipe GB/s",
+	       "sock rec/s", "sock GB/s", "mcpy hot", "mcpy ring", "ring/pipe",
+	       "ring/mcpy");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		double rr, rb, pr, pb, sr, sb, mh, mb;
+
+		if (transfer(T_RING, seg, sizes[i], &rr, &rb) < 0 ||
+		    transfer(T_PIPE, seg, sizes[i], &pr, &pb) < 0 ||
+		    transfer(T_SOCKET, seg, sizes[i], &sr, &sb) < 0) {
+			failed = 1;
+			continue;
+		}
+		mh = memcpy_bps(sizes[i], sizes[i]);
+		mb = memcpy_bps(sizes[i], p.chunk_ring_bytes);
+		printf("%-6zu %12.0f %9.2f %12.0f %9.2f %12.0f %9.2f %9.2f "
+		       "%9.2f %9.2f %9.2f\n",
+		       sizes[i], rr, rb / 1e9, pr, pb / 1e9, sr, sb / 1e9,
+		       mh / 1e9, mb / 1e9, rb / pb, rb / mb);
+	}
+	printf("wake-up round trip (other side asleep): ring %.1f us, pipe "
+	       "%.1f us\n",
+	       pingpong(seg, 1), pingpong(seg, 0));
+	printf("GB/s are 1e9 bytes/s; ring/mcpy is against memcpy into a "
+	       "ring-sized area (%zu KiB)\n",
+	       p.chunk_ring_bytes / 1024);
+	printf("targets: >= 20 M rec/s at 64 B, ring/pipe >= 5 at 4 KiB, "
+	       "ring/memcpy >= 0.5 at 64 KiB\n");
+	shm_segment_destroy(seg);
+	return failed;
+}
