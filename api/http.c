@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "api/http.h"
+#include "conf.h"
 #include "log.h"
 
 static const struct {
@@ -89,6 +90,12 @@ http_route_find(const struct http_route *const *tables, const char *method,
 			}
 			if (r->method == NULL ||
 			    strcmp(r->method, method) == 0) {
+				return r;
+			}
+			/* HEAD is GET without the body (http_send_text
+			 * leaves it out). */
+			if (strcmp(method, "HEAD") == 0 &&
+			    strcmp(r->method, "GET") == 0) {
 				return r;
 			}
 			path_seen = 1;
@@ -385,6 +392,18 @@ http_read_body(struct mg_connection *c, size_t limit, struct http_body *b)
 fail:
 	http_body_free(b);
 	return -1;
+}
+
+size_t
+http_body_limit(const struct mg_connection *c)
+{
+	const struct http_listener *l;
+
+	l = mg_get_user_data(mg_get_context(c));
+	if (l == NULL || l->conf == NULL || l->conf->max_body == 0) {
+		return HTTP_DEFAULT_BODY_LIMIT;
+	}
+	return l->conf->max_body;
 }
 
 int

@@ -30,7 +30,7 @@ struct conf;
 typedef int (*http_handler_fn)(struct mg_connection *c, void *arg);
 
 struct http_route {
-	const char *method; /* "GET", "POST"; NULL: any method */
+	const char *method; /* "GET" (answers HEAD too); NULL: any */
 	const char *path;   /* exact, or a prefix when it ends in '*' */
 	http_handler_fn handler;
 	const char *help; /* Pegasus "/": "params. what it does" */
@@ -110,6 +110,11 @@ int http_read_body(struct mg_connection *c, size_t limit, struct http_body *b);
 
 /* Content-Type check, body read and parse, with the answers above. */
 int http_read_json(struct mg_connection *c, size_t limit, json_t **out);
+
+/* The listener's max-body (a context's user data is its http_listener);
+ * HTTP_DEFAULT_BODY_LIMIT without a config. */
+#define HTTP_DEFAULT_BODY_LIMIT (1024 * 1024)
+size_t http_body_limit(const struct mg_connection *c);
 
 /*
  * Query-string parameter name into buf (URL-decoded). Returns its length,

@@ -76,6 +76,20 @@ test_http_route_find_wrong_method_is_405_with_allow(void **state)
 }
 
 static void
+test_http_route_find_head_answers_get_routes(void **state)
+{
+	char allow[64];
+	int status = 0;
+
+	assert_ptr_equal(http_route_find(tables, "HEAD", "/version", &status,
+	                                 allow, sizeof(allow)),
+	                 &routes_a[1]);
+	assert_null(http_route_find(tables, "HEAD", "/trace", &status, allow,
+	                            sizeof(allow)));
+	assert_int_equal(status, 405);
+}
+
+static void
 test_http_route_find_prefix_and_any_method(void **state)
 {
 	char allow[64];
@@ -238,6 +252,7 @@ main(void)
 	    cmocka_unit_test(test_http_route_find_unknown_path_is_404),
 	    cmocka_unit_test(
 	        test_http_route_find_wrong_method_is_405_with_allow),
+	    cmocka_unit_test(test_http_route_find_head_answers_get_routes),
 	    cmocka_unit_test(test_http_route_find_prefix_and_any_method),
 	    cmocka_unit_test(
 	        test_http_is_json_type_accepts_parameters_and_case),

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "api/http.h"
+#include "conf.h"
 
 #define TEST_LIMIT 64
 
@@ -31,7 +32,7 @@ test_echo(struct mg_connection *c, void *arg)
 	json_t *v;
 	int rc;
 
-	if (http_read_json(c, TEST_LIMIT, &v) == -1) {
+	if (http_read_json(c, http_body_limit(c), &v) == -1) {
 		return 400;
 	}
 	rc = http_send_json(c, 200, v);
@@ -62,7 +63,10 @@ static const struct http_route test_routes[] = {
     {NULL, NULL, NULL, NULL},
 };
 static const struct http_route *const test_tables[] = {test_routes, NULL};
-static struct http_listener test_listener = {"test", test_tables, NULL, NULL};
+/* The limit comes from the listener's config, as in the api worker. */
+static struct conf test_conf = {.max_body = TEST_LIMIT};
+static struct http_listener test_listener = {"test", test_tables, &test_conf,
+                                             NULL};
 
 static int
 test_setup(void **state)
@@ -298,6 +302,19 @@ test_http_server_query_parameter(void **state)
 }
 
 static void
+test_http_server_head_is_get_without_body(void **state)
+{
+	char resp[4096];
+
+	assert_int_equal(test_roundtrip("HEAD /q?name=x HTTP/1.1\r\n"
+	                                "Connection: close\r\n\r\n",
+	                                resp, sizeof(resp)),
+	                 200);
+	assert_non_null(strstr(resp, "Content-Length: 12\r\n"));
+	assert_string_equal(test_body(resp), "");
+}
+
+static void
 test_http_server_keep_alive_survives_unread_body(void **state)
 {
 	char resp[8192];
@@ -331,6 +348,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_http_server_malformed_request_is_json_not_html),
 	    cmocka_unit_test(test_http_server_query_parameter),
+	    cmocka_unit_test(test_http_server_head_is_get_without_body),
 	    cmocka_unit_test(test_http_server_keep_alive_survives_unread_body),
 	};
 
