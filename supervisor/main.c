@@ -117,7 +117,7 @@ main(int argc, char **argv)
 	const char *dir = DEFAULT_CONF_DIR;
 	bool foreground = false, check = false;
 	char *errors = NULL;
-	int ch;
+	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "c:fthV", opts, NULL)) != -1) {
 		switch (ch) {
@@ -196,5 +196,7 @@ main(int argc, char **argv)
 	ev_run(s.loop, 0);
 	control_close(&s);
 	log_info("probed stopped%s", s.stop_unclean ? " (not cleanly)" : "");
-	return s.stop_unclean ? 1 : 0;
+	rc = s.stop_unclean ? 1 : 0;
+	super_free(&s);
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "super.h"
@@ -266,4 +267,20 @@ super_status_json(struct super *s)
 		    (int)p->restarts, "last_exit", p->last_exit));
 	}
 	return arr;
+}
+
+/* Everything the supervisor holds, so that a sanitizer build proves that
+ * nothing else is left at exit. */
+void
+super_free(struct super *s)
+{
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->procs);
+	conf_free(s->conf);
+	free(s->conf_dir);
+	ev_loop_destroy(s->loop);
+	s->procs = NULL;
+	s->conf = NULL;
+	s->conf_dir = NULL;
 }

@@ -58,6 +58,7 @@ void super_start(struct super *s);
 void super_reload_next(struct super *s);
 void super_proc_changed(struct super *s, struct proc *p);
 int super_stop(struct super *s);
+void super_free(struct super *s);
 int super_restart(struct super *s, const char *name, char *err, size_t len);
 int super_reload(struct super *s, char **why);
 json_t *super_status_json(struct super *s);
