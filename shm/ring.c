@@ -192,10 +192,12 @@ ring_reserve_mp(struct ring *r, uint32_t len, uint64_t total, void **out)
 		}
 	}
 	if (pad) {
+		/* Release: no head store follows to publish it (R1), and the
+		 * consumer zeroes it after reading it. */
 		atomic_store_explicit(ring_hdr(r, head),
 		                      RING_HDR_VALID | RING_HDR_PAD |
 		                          (pad - RING_HDR_SIZE),
-		                      memory_order_relaxed);
+		                      memory_order_release);
 		head += pad;
 	}
 	atomic_store_explicit(ring_hdr(r, head),
