@@ -47,12 +47,14 @@ struct proc_kind {
 	enum proc_ready ready;
 	unsigned flags;
 	unsigned affects; /* CONF_AFFECTS_* bit that restarts this kind */
+	int shm_id;	  /* enum shm_proc of instance 0; -1: none */
 };
 
 struct proc {
 	const struct proc_kind *kind;
 	char name[32];
 	int index;
+	int shm_id; /* enum shm_proc, -1 for postgres */
 	enum proc_state state;
 	pid_t pid;
 	double started;	 /* ev_now of the last fork */

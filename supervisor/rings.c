@@ -1,22 +1,39 @@
 /*
- * The supervisor's side of the shared-memory segment: created before the
- * first fork, served to probectl as "rings".
+ * The supervisor's side of the shared-memory segment: created from the
+ * config before the first fork, so every worker maps it at the same
+ * address; served to probectl as "rings". Its layout depends on the trace
+ * worker count and the ring sizes, which is why those keys need a restart
+ * of probed rather than a reload.
  */
 #include "config.h"
 
 #include "log.h"
+#include "shm/segment.h"
 #include "super.h"
 
 int
 super_shm_create(struct super *s)
 {
-	s->shm = NULL;
+	struct shm_params params = {
+	    .n_trace = s->conf->trace_workers,
+	    .chunk_ring_bytes = s->conf->ring_chunk_size,
+	    .request_ring_bytes = s->conf->ring_request_size,
+	    .response_ring_bytes = s->conf->ring_request_size,
+	};
+
+	s->shm = shm_segment_create(&params);
+	if (s->shm == NULL)
+		return -1;
+	if (shm_segment_attach(s->shm, SHM_PROC_SUPERVISOR) != 0)
+		return -1;
+	log_info("shared segment: %zu bytes, %u rings", s->shm->size,
+	    s->shm->n_rings);
 	return 0;
 }
 
 json_t *
 control_rings(struct super *s)
 {
-	return json_pack("{s:b, s:s}", "ok", 0, "error",
-	    "the shared-memory segment is not wired in this build");
+	return json_pack("{s:b, s:o}", "ok", 1, "rings",
+	    shm_segment_rings_json(s->shm));
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shm/segment.h"
 #include "super.h"
 
 static void
@@ -133,6 +134,18 @@ spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	spawn_close_fds(s, p);
 	p->pid = 0;
 	p->stop_requested = false;
+	/*
+	 * Whatever way it ended, the rings it produced into may hold records
+	 * it reserved and never committed, and a release it began may be
+	 * half done. The supervisor repairs both before anyone restarts it:
+	 * its consumers then skip its dead records (counted as discards)
+	 * instead of waiting on them for ever. Nothing else in the segment
+	 * is trusted to the dead process, so nothing else needs redoing.
+	 */
+	if (s->shm != NULL && p->shm_id >= 0) {
+		shm_segment_repair_producer(s->shm, p->shm_id);
+		shm_segment_repair_consumer(s->shm, p->shm_id);
+	}
 	if (requested) {
 		if (!clean && !(WIFSIGNALED(st) &&
 		    WTERMSIG(st) == p->kind->stop_signal))
@@ -148,8 +161,6 @@ spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	}
 	log_warn("%s (pid %d) died: %s", p->name, (int)w->rpid, p->last_exit);
-	/* Records it left half-written in its rings are repaired here, by
-	 * the supervisor, before anyone restarts it (shm wiring). */
 	policy_event(s, p, POLICY_CRASH);
 }
 
@@ -219,6 +230,7 @@ spawn_start(struct super *s, struct proc *p)
 		w.index = p->index;
 		w.conf = s->conf;
 		w.shm = s->shm;
+		w.shm_id = p->shm_id;
 		worker_run(&w, p->kind->main, readyp[1]);
 	}
 	close(errp[1]);

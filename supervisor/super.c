@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shm/segment.h"
 #include "super.h"
 
 static void
@@ -40,6 +41,8 @@ super_build(struct super *s)
 
 			p->kind = &procs_table[k];
 			p->index = j;
+			p->shm_id = p->kind->shm_id < 0 ? -1 :
+			    p->kind->shm_id + j;
 			if (p->kind->count == procs_table[k].count &&
 			    strcmp(p->kind->name, "trace") == 0)
 				snprintf(p->name, sizeof(p->name), "%s/%d",
@@ -279,6 +282,9 @@ super_free(struct super *s)
 	free(s->procs);
 	conf_free(s->conf);
 	free(s->conf_dir);
+	if (s->shm != NULL)
+		shm_segment_destroy(s->shm);
+	s->shm = NULL;
 	ev_loop_destroy(s->loop);
 	s->procs = NULL;
 	s->conf = NULL;

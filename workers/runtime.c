@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shm/segment.h"
 #include "worker.h"
 
 static void
@@ -86,6 +87,9 @@ worker_run(struct worker *w, worker_main_fn main_fn, int ready_fd)
 	ev_unref(w->loop);
 	ev_unref(w->loop);
 
+	if (w->shm != NULL && w->shm_id >= 0 &&
+	    shm_segment_attach(w->shm, w->shm_id) != 0)
+		_exit(WORKER_EXIT_PERMANENT);
 	w->faults = fault_check(w);
 	rc = main_fn(w);
 	_exit(rc);

@@ -32,7 +32,8 @@ struct worker {
 	int index;		 /* instance number within its kind */
 	struct ev_loop *loop;	 /* fresh, owned by this process */
 	const struct conf *conf; /* read-only snapshot from before fork */
-	struct shm_segment *shm; /* mapped before fork; NULL until wired */
+	struct shm_segment *shm; /* mapped before fork, checked at start */
+	int shm_id;		 /* enum shm_proc; -1: uses no ring */
 	int ready_fd;
 	int stopping;		 /* set once TERM or INT arrived */
 	int faults;		 /* FAULT_* from fault_check() */

@@ -66,6 +66,19 @@ def main():
         out = p.probectl("version")
         assert out.returncode == 0 and out.stdout.startswith("probed "), out
 
+        # The shared-memory rings, one row each, producer and consumer named.
+        out = p.probectl("rings")
+        assert out.returncode == 0, out
+        rows = {line.split()[0]: line.split() for line in
+                out.stdout.splitlines()[1:]}
+        assert set(rows) == {"chunk/0", "chunk/1", "request", "response",
+                             "command/0", "command/1"}, rows
+        assert rows["chunk/1"][1:3] == ["trace/1", "uploader"]
+        assert rows["request"][1:3] == ["api", "db"]
+        assert int(rows["chunk/0"][3]) == 4 << 20  # ring.chunk-bytes default
+        rings = json.loads(p.probectl("--json", "rings").stdout)["rings"]
+        assert all("discards" in r and "consumer_wakeups" in r for r in rings)
+
         # A second probed on the same state directory refuses to start.
         second = subprocess.run([PROBED, "-f", "-c", p.confdir],
                                 capture_output=True, text=True, timeout=20)
