@@ -1,0 +1,61 @@
+/*
+ * The api worker's client of the db worker: the only way HTTP handlers
+ * reach PostgreSQL.
+ *
+ * Wire (one message per ring record, framing in shm/msg.h):
+ *   request ring (api -> db, multi-producer: civetweb threads send)
+ *     type DBMSG_QUERY, corr = a fresh id, payload = compact JSON
+ *       {"op": OP, "args": {...}}
+ *   response ring (db -> api, one consumer: the api worker's libev loop)
+ *     type DBMSG_RESULT, corr = the request's, payload = compact JSON
+ *       {"status": HTTP-like code, "result": ..., "error": "text",
+ *        "db_us": microseconds the db worker spent, PostgreSQL included}
+ *
+ * Ops (the db worker owns the SQL, always parameterised, sql/queries.h):
+ *   template.list    {}                         -> [TraceInfo+traceNo...]
+ *   template.put     {"traceType", template}    -> {"traceNo","traceType"}
+ *   template.get     {"traceType","traceNo"}    -> template | 404
+ *   template.remove  {"traceType","traceNo"}    -> {} | 404
+ *   run.insert       {run fields}               -> {"id"}
+ *   run.update       {"path", fields...}        -> {}
+ *   run.get          {"path"}                   -> run | 404
+ *   ping             {}                         -> {}   (is PostgreSQL up?)
+ * status 503 with error "database unavailable" when the db worker has no
+ * connection; dbclient_call itself answers 503 when no answer comes within
+ * the timeout (a db worker that is restarting).
+ *
+ * A late answer to a request that already timed out is dropped by corr.
+ */
+#ifndef PROBED_API_DBCLIENT_H
+#define PROBED_API_DBCLIENT_H
+
+#include <stdint.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#define DBMSG_QUERY  1
+#define DBMSG_RESULT 2
+
+#define DBCLIENT_TIMEOUT_MS 1000
+
+struct dbclient;
+struct shm_segment;
+
+/* Timing for FD1: queryopen = sent until answered; db_us as reported. */
+struct dbclient_timing {
+	double queryopen; /* seconds */
+	double db;	  /* seconds inside the db worker */
+};
+
+/* Made on the api worker's loop; watches the response ring's eventfd. */
+struct dbclient *dbclient_new(struct ev_loop *loop, struct shm_segment *shm);
+void dbclient_free(struct dbclient *c);
+
+/* From any civetweb thread: blocks until the answer or timeout_ms.
+ * Returns the status (200, 404, 503...); *result (owned by the caller)
+ * gets "result" on success or {"message": error} otherwise. */
+int dbclient_call(struct dbclient *c, const char *op, json_t *args,
+    json_t **result, int timeout_ms, struct dbclient_timing *t);
+
+#endif
