@@ -142,6 +142,16 @@ auth_cache_thread_exit(void)
 	rcu_unregister_thread();
 }
 
+/*
+ * Iterates over a table's entries. Not cds_lfht_for_each_entry: at the end
+ * it applies container_of to a NULL node, which UBSan rightly reports.
+ */
+#define auth_cache_foreach(t, iter, n, e)                                      \
+	for (cds_lfht_first((t)->ht, (iter));                                  \
+	     ((n) = cds_lfht_iter_get_node(iter)) != NULL &&                   \
+	     ((e) = caa_container_of((n), struct auth_cache_entry, node), 1);  \
+	     cds_lfht_next((t)->ht, (iter)))
+
 static int
 auth_cache_match(struct cds_lfht_node *node, const void *key)
 {
@@ -194,10 +204,11 @@ static void
 auth_cache_table_clear(struct auth_cache_table *t)
 {
 	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
 	struct auth_cache_entry *e;
 
 	rcu_read_lock();
-	cds_lfht_for_each_entry(t->ht, &iter, e, node)
+	auth_cache_foreach(t, &iter, node, e)
 	{
 		auth_cache_drop(t, e);
 	}
@@ -329,10 +340,11 @@ static void
 auth_cache_evict(struct auth_cache *c, struct auth_cache_table *t, uint64_t now)
 {
 	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
 	struct auth_cache_entry *e, *oldest = NULL;
 	int dropped = 0;
 
-	cds_lfht_for_each_entry(t->ht, &iter, e, node)
+	auth_cache_foreach(t, &iter, node, e)
 	{
 		if (now >= e->expires) {
 			if (auth_cache_drop(t, e) == 0) {
