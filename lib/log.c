@@ -13,10 +13,10 @@ static const char *log_name;
 static enum log_level log_level = LOG_LVL_INFO;
 
 static const char *const log_names[] = {
-	[LOG_LVL_ERROR] = "error",
-	[LOG_LVL_WARN] = "warning",
-	[LOG_LVL_INFO] = "info",
-	[LOG_LVL_DEBUG] = "debug",
+    [LOG_LVL_ERROR] = "error",
+    [LOG_LVL_WARN] = "warning",
+    [LOG_LVL_INFO] = "info",
+    [LOG_LVL_DEBUG] = "debug",
 };
 
 void
@@ -70,8 +70,8 @@ log_stamp(char *buf, size_t len)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, len - n, ".%03ldZ",
-	    ts.tv_nsec / 1000000);
+	n +=
+	    (size_t)snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	return n;
 }
 
@@ -120,10 +120,10 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (log_name != NULL) {
 		n = log_stamp(buf, sizeof(buf));
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " [%s] ",
-		    log_name);
+		                      log_name);
 	}
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s: ",
-	    log_level_name(level));
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+	                      "%s: ", log_level_name(level));
 	r = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	if (r < 0)
 		r = 0;

@@ -31,7 +31,7 @@
 #include "log.h"
 #include "super.h"
 
-#define CONTROL_LINE_MAX 65536
+#define CONTROL_LINE_MAX    65536
 #define CONTROL_CLIENTS_MAX 32
 
 struct control_client {
@@ -110,15 +110,17 @@ control_dispatch(struct super *s, json_t *req, bool *stop)
 	}
 	if (strcmp(cmd, "status") == 0)
 		return json_pack("{s:b, s:o, s:i, s:s, s:f}", "ok", 1,
-		    "workers", super_status_json(s), "pid", (int)getpid(),
-		    "version", PACKAGE_VERSION, "started", s->started);
+		                 "workers", super_status_json(s), "pid",
+		                 (int)getpid(), "version", PACKAGE_VERSION,
+		                 "started", s->started);
 	if (strcmp(cmd, "version") == 0)
 		return json_pack("{s:b, s:s, s:s}", "ok", 1, "version",
-		    PACKAGE_VERSION, "commit", PROBED_GIT_COMMIT);
+		                 PACKAGE_VERSION, "commit", PROBED_GIT_COMMIT);
 	if (strcmp(cmd, "restart") == 0) {
 		if (arg == NULL)
 			return control_error("restart needs a worker name in "
-					     "\"arg\"%s", "");
+			                     "\"arg\"%s",
+			                     "");
 		if (super_restart(s, arg, err, sizeof(err)) == -1)
 			return control_error("%s", err);
 		return json_pack("{s:b}", "ok", 1);
@@ -126,8 +128,8 @@ control_dispatch(struct super *s, json_t *req, bool *stop)
 	if (strcmp(cmd, "reload") == 0) {
 		if (super_reload(s, &why) == 0)
 			return json_pack("{s:b}", "ok", 1);
-		json_t *ans = control_error("%s", why != NULL ? why :
-		    "reload failed");
+		json_t *ans =
+		    control_error("%s", why != NULL ? why : "reload failed");
 		free(why);
 		return ans;
 	}
@@ -154,8 +156,10 @@ control_line(struct control_client *c, char *line, size_t len)
 	if (req == NULL) {
 		char buf[300];
 
-		snprintf(buf, sizeof(buf), "request is not JSON: %s at "
-		    "column %d", jerr.text, jerr.column);
+		snprintf(buf, sizeof(buf),
+		         "request is not JSON: %s at "
+		         "column %d",
+		         jerr.text, jerr.column);
 		ans = control_error("%s", buf);
 	} else {
 		ans = control_dispatch(c->s, req, &stop);
@@ -192,8 +196,8 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->discard = false;
 		start = nl + 1;
 	}
-	while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->buf)))
-	    != NULL) {
+	while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->buf))) !=
+	       NULL) {
 		*nl = '\0';
 		if (control_line(c, start, (size_t)(nl - start)) == -1) {
 			control_client_close(loop, c);
@@ -205,11 +209,12 @@ control_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	memmove(c->buf, start, c->len);
 	if (c->len == sizeof(c->buf)) {
 		log_warn("control: request line over %d bytes, dropped",
-		    CONTROL_LINE_MAX);
+		         CONTROL_LINE_MAX);
 		c->len = 0;
 		c->discard = true;
 		if (control_send(c, control_error("request line longer than "
-						  "%s bytes", "65536")) == -1)
+		                                  "%s bytes",
+		                                  "65536")) == -1)
 			control_client_close(loop, c);
 	}
 }
@@ -230,7 +235,7 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (control_nclients >= CONTROL_CLIENTS_MAX) {
 		log_warn("control: %d clients already, refusing one",
-		    CONTROL_CLIENTS_MAX);
+		         CONTROL_CLIENTS_MAX);
 		close(fd);
 		return;
 	}
@@ -259,7 +264,7 @@ control_open(struct super *s)
 	int fd;
 
 	snprintf(s->ctl_path, sizeof(s->ctl_path), "%s/probed.sock",
-	    s->conf->state_dir);
+	         s->conf->state_dir);
 	if (strlen(s->ctl_path) >= sizeof(sun.sun_path)) {
 		log_err("control socket path %s is too long", s->ctl_path);
 		return -1;

@@ -25,7 +25,8 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: probed [-f] [-c DIR] [--check]\n"
 	    "\n"
 	    "Host diagnostics and tracing daemon.\n"
@@ -135,7 +136,7 @@ main(int argc, char **argv)
 			return 0;
 		case 'V':
 			printf("probed %s (%s)\n", PACKAGE_VERSION,
-			    PROBED_GIT_COMMIT);
+			       PROBED_GIT_COMMIT);
 			return 0;
 		default:
 			usage(stderr);
@@ -144,7 +145,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "probed: unexpected argument \"%s\"\n",
-		    argv[optind]);
+		        argv[optind]);
 		usage(stderr);
 		return 2;
 	}
@@ -152,9 +153,12 @@ main(int argc, char **argv)
 	s.conf = conf_load(dir, &errors);
 	if (s.conf == NULL) {
 		fprintf(stderr, "%s%sprobed: configuration in %s is invalid\n",
-		    errors != NULL ? errors : "",
-		    errors != NULL && errors[0] != '\0' &&
-			errors[strlen(errors) - 1] != '\n' ? "\n" : "", dir);
+		        errors != NULL ? errors : "",
+		        errors != NULL && errors[0] != '\0' &&
+		                errors[strlen(errors) - 1] != '\n'
+		            ? "\n"
+		            : "",
+		        dir);
 		free(errors);
 		return 1;
 	}
@@ -190,7 +194,7 @@ main(int argc, char **argv)
 	main_signals(&s);
 	policy_init();
 	log_info("probed %s starting: config %s, state %s, %zu workers",
-	    PACKAGE_VERSION, s.conf->dir, s.conf->state_dir, s.nprocs);
+	         PACKAGE_VERSION, s.conf->dir, s.conf->state_dir, s.nprocs);
 	notify_watchdog_start(&s);
 	super_start(&s);
 	ev_run(s.loop, 0);

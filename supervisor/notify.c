@@ -34,17 +34,18 @@ notify_send(const char *msg)
 	memcpy(sun.sun_path, path, strlen(path));
 	if (path[0] == '@')
 		sun.sun_path[0] = '\0';
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	len =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_err("socket(AF_UNIX) for sd_notify failed: %s",
-		    strerror(errno));
+		        strerror(errno));
 		return;
 	}
 	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
-	    len) == -1)
+	           len) == -1)
 		log_err("sendto(%s, %s) failed: %s", path, msg,
-		    strerror(errno));
+		        strerror(errno));
 	close(fd);
 }
 

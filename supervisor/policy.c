@@ -21,12 +21,12 @@
 
 enum policy_action {
 	ACT_NONE,
-	ACT_SPAWN,	 /* fork it now */
-	ACT_RESPAWN,	 /* cancel a pending wait and fork it now */
-	ACT_CRASHED,	 /* count the crash, restart at once or wait */
+	ACT_SPAWN,       /* fork it now */
+	ACT_RESPAWN,     /* cancel a pending wait and fork it now */
+	ACT_CRASHED,     /* count the crash, restart at once or wait */
 	ACT_HEALTHY_ARM, /* ready: arm the healthy-period timer */
-	ACT_HEALTHY,	 /* the healthy period passed: forget crashes */
-	ACT_EXITED,	 /* stopped on request: restart if that was asked */
+	ACT_HEALTHY,     /* the healthy period passed: forget crashes */
+	ACT_EXITED,      /* stopped on request: restart if that was asked */
 };
 
 /* -1: the action decides the next state. */
@@ -38,55 +38,55 @@ struct policy_rule {
 };
 
 static const struct policy_rule policy_rules[PROC_NSTATES][POLICY_NEVENTS] = {
-	[PROC_STOPPED] = {
-		[POLICY_START] = {PROC_STARTING, ACT_SPAWN},
-	},
-	[PROC_STARTING] = {
-		[POLICY_READY] = {PROC_RUNNING, ACT_HEALTHY_ARM},
-		[POLICY_CRASH] = {DECIDE, ACT_CRASHED},
-		[POLICY_PERMANENT] = {PROC_FAILED, ACT_NONE},
-		[POLICY_EXITED] = {DECIDE, ACT_EXITED},
-	},
-	[PROC_RUNNING] = {
-		[POLICY_TIMER] = {PROC_RUNNING, ACT_HEALTHY},
-		[POLICY_CRASH] = {DECIDE, ACT_CRASHED},
-		[POLICY_PERMANENT] = {PROC_FAILED, ACT_NONE},
-		[POLICY_EXITED] = {DECIDE, ACT_EXITED},
-	},
-	[PROC_BACKOFF] = {
-		[POLICY_TIMER] = {PROC_STARTING, ACT_SPAWN},
-		[POLICY_START] = {PROC_STARTING, ACT_RESPAWN},
-	},
-	/* A DEGRADED worker may be waiting (pid 0) or running again. */
-	[PROC_DEGRADED] = {
-		[POLICY_TIMER] = {DECIDE, ACT_HEALTHY},
-		[POLICY_START] = {PROC_DEGRADED, ACT_RESPAWN},
-		[POLICY_READY] = {PROC_DEGRADED, ACT_HEALTHY_ARM},
-		[POLICY_CRASH] = {DECIDE, ACT_CRASHED},
-		[POLICY_PERMANENT] = {PROC_FAILED, ACT_NONE},
-		[POLICY_EXITED] = {DECIDE, ACT_EXITED},
-	},
-	[PROC_FAILED] = {
-		[POLICY_START] = {PROC_STARTING, ACT_SPAWN},
-	},
+    [PROC_STOPPED] =
+        {
+            [POLICY_START] = {PROC_STARTING, ACT_SPAWN},
+        },
+    [PROC_STARTING] =
+        {
+            [POLICY_READY] = {PROC_RUNNING, ACT_HEALTHY_ARM},
+            [POLICY_CRASH] = {DECIDE, ACT_CRASHED},
+            [POLICY_PERMANENT] = {PROC_FAILED, ACT_NONE},
+            [POLICY_EXITED] = {DECIDE, ACT_EXITED},
+        },
+    [PROC_RUNNING] =
+        {
+            [POLICY_TIMER] = {PROC_RUNNING, ACT_HEALTHY},
+            [POLICY_CRASH] = {DECIDE, ACT_CRASHED},
+            [POLICY_PERMANENT] = {PROC_FAILED, ACT_NONE},
+            [POLICY_EXITED] = {DECIDE, ACT_EXITED},
+        },
+    [PROC_BACKOFF] =
+        {
+            [POLICY_TIMER] = {PROC_STARTING, ACT_SPAWN},
+            [POLICY_START] = {PROC_STARTING, ACT_RESPAWN},
+        },
+    /* A DEGRADED worker may be waiting (pid 0) or running again. */
+    [PROC_DEGRADED] =
+        {
+            [POLICY_TIMER] = {DECIDE, ACT_HEALTHY},
+            [POLICY_START] = {PROC_DEGRADED, ACT_RESPAWN},
+            [POLICY_READY] = {PROC_DEGRADED, ACT_HEALTHY_ARM},
+            [POLICY_CRASH] = {DECIDE, ACT_CRASHED},
+            [POLICY_PERMANENT] = {PROC_FAILED, ACT_NONE},
+            [POLICY_EXITED] = {DECIDE, ACT_EXITED},
+        },
+    [PROC_FAILED] =
+        {
+            [POLICY_START] = {PROC_STARTING, ACT_SPAWN},
+        },
 };
 
 static const char *const policy_event_names[POLICY_NEVENTS] = {
-	[POLICY_START] = "start",
-	[POLICY_READY] = "ready",
-	[POLICY_CRASH] = "crash",
-	[POLICY_PERMANENT] = "permanent failure",
-	[POLICY_EXITED] = "stopped",
-	[POLICY_TIMER] = "timer",
+    [POLICY_START] = "start",    [POLICY_READY] = "ready",
+    [POLICY_CRASH] = "crash",    [POLICY_PERMANENT] = "permanent failure",
+    [POLICY_EXITED] = "stopped", [POLICY_TIMER] = "timer",
 };
 
 static const char *const proc_state_names[PROC_NSTATES] = {
-	[PROC_STOPPED] = "STOPPED",
-	[PROC_STARTING] = "STARTING",
-	[PROC_RUNNING] = "RUNNING",
-	[PROC_BACKOFF] = "BACKOFF",
-	[PROC_DEGRADED] = "DEGRADED",
-	[PROC_FAILED] = "FAILED",
+    [PROC_STOPPED] = "STOPPED",   [PROC_STARTING] = "STARTING",
+    [PROC_RUNNING] = "RUNNING",   [PROC_BACKOFF] = "BACKOFF",
+    [PROC_DEGRADED] = "DEGRADED", [PROC_FAILED] = "FAILED",
 };
 
 static double policy_healthy_period = POLICY_HEALTHY_PERIOD;
@@ -106,7 +106,8 @@ policy_init(void)
 	d = strtod(v, &end);
 	if (*end != '\0' || !(d > 0) || d > 3600) {
 		log_warn("PROBED_HEALTHY_PERIOD=%s ignored: expected seconds "
-			 "in (0, 3600]", v);
+		         "in (0, 3600]",
+		         v);
 		return;
 	}
 	policy_healthy_period = d;
@@ -154,18 +155,19 @@ policy_crashed(struct super *s, struct proc *p)
 	p->ncrashes++;
 	oldest = p->crashes[p->ncrashes % POLICY_DEGRADED_CRASHES];
 	degraded = p->state == PROC_DEGRADED ||
-	    (p->ncrashes >= POLICY_DEGRADED_CRASHES &&
-		now - oldest <= POLICY_DEGRADED_WINDOW);
-	p->backoff = p->backoff == 0. ? POLICY_BACKOFF_FIRST
-				      : fmin(p->backoff * 2, POLICY_BACKOFF_CAP);
+	           (p->ncrashes >= POLICY_DEGRADED_CRASHES &&
+	            now - oldest <= POLICY_DEGRADED_WINDOW);
+	p->backoff = p->backoff == 0.
+	                 ? POLICY_BACKOFF_FIRST
+	                 : fmin(p->backoff * 2, POLICY_BACKOFF_CAP);
 	if (s->stopping)
 		return PROC_STOPPED;
 	if (degraded) {
 		if (p->state != PROC_DEGRADED)
 			log_warn("%s crashed %d times within %.0f s: degraded, "
-				 "retrying every %.0f s", p->name,
-			    POLICY_DEGRADED_CRASHES, POLICY_DEGRADED_WINDOW,
-			    POLICY_BACKOFF_CAP);
+			         "retrying every %.0f s",
+			         p->name, POLICY_DEGRADED_CRASHES,
+			         POLICY_DEGRADED_WINDOW, POLICY_BACKOFF_CAP);
 		policy_arm(s, p, POLICY_BACKOFF_CAP);
 		return PROC_DEGRADED;
 	}
@@ -185,8 +187,8 @@ policy_run(struct super *s, struct proc *p, const struct policy_rule *r)
 	case ACT_SPAWN:
 		return policy_spawn(s, p, r->next);
 	case ACT_RESPAWN:
-		return policy_spawn(s, p, p->state == PROC_DEGRADED
-			? PROC_DEGRADED : r->next);
+		return policy_spawn(
+		    s, p, p->state == PROC_DEGRADED ? PROC_DEGRADED : r->next);
 	case ACT_CRASHED:
 		return policy_crashed(s, p);
 	case ACT_HEALTHY_ARM:
@@ -221,13 +223,13 @@ policy_event(struct super *s, struct proc *p, enum policy_event ev)
 	    p->state != PROC_STOPPED) {
 		/* No rule: an event that cannot happen in this state. */
 		log_debug("%s: %s ignored in state %s", p->name,
-		    policy_event_names[ev], proc_state_name(p->state));
+		          policy_event_names[ev], proc_state_name(p->state));
 		return;
 	}
 	next = policy_run(s, p, r);
 	p->state = next;
 	if (next != old)
 		log_info("%s: %s -> %s (%s)", p->name, proc_state_name(old),
-		    proc_state_name(next), policy_event_names[ev]);
+		         proc_state_name(next), policy_event_names[ev]);
 	super_proc_changed(s, p);
 }

@@ -21,7 +21,8 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: probectl [-s SOCKET] [--json] COMMAND [ARG]\n"
 	    "\n"
 	    "Commands:\n"
@@ -55,10 +56,12 @@ probectl_connect(const char *path)
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
-	    sizeof(sun)) == -1) {
-		fprintf(stderr, "probectl: cannot connect to %s: %s (is probed "
-				"running?)\n", path, strerror(errno));
+	if (fd == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr,
+		        "probectl: cannot connect to %s: %s (is probed "
+		        "running?)\n",
+		        path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -81,7 +84,7 @@ probectl_call(int fd, json_t *req)
 		goto out;
 	if (dprintf(fd, "%s\n", text) < 0) {
 		fprintf(stderr, "probectl: write failed: %s\n",
-		    strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	for (;;) {
@@ -104,7 +107,7 @@ probectl_call(int fd, json_t *req)
 	ans = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (ans == NULL)
 		fprintf(stderr, "probectl: bad answer from probed: %s\n",
-		    len == 0 ? "connection closed" : jerr.text);
+		        len == 0 ? "connection closed" : jerr.text);
 out:
 	free(text);
 	free(buf);
@@ -134,33 +137,37 @@ probectl_print_status(json_t *ans)
 	char up[32];
 	size_t i;
 
-	json_array_foreach(workers, i, w) {
-		int n = (int)strlen(json_string_value(json_object_get(w,
-		    "name")));
-		int m = (int)strlen(json_string_value(json_object_get(w,
-		    "state")));
+	json_array_foreach(workers, i, w)
+	{
+		int n =
+		    (int)strlen(json_string_value(json_object_get(w, "name")));
+		int m =
+		    (int)strlen(json_string_value(json_object_get(w, "state")));
 
 		wname = n > wname ? n : wname;
 		wstate = m > wstate ? m : wstate;
 	}
-	printf("%-*s  %7s  %-*s  %9s  %8s  %s\n", wname, "NAME", "PID",
-	    wstate, "STATE", "UPTIME", "RESTARTS", "LAST EXIT");
-	json_array_foreach(workers, i, w) {
+	printf("%-*s  %7s  %-*s  %9s  %8s  %s\n", wname, "NAME", "PID", wstate,
+	       "STATE", "UPTIME", "RESTARTS", "LAST EXIT");
+	json_array_foreach(workers, i, w)
+	{
 		int pid = (int)json_integer_value(json_object_get(w, "pid"));
 		char pids[16] = "-";
 
 		snprintf(up, sizeof(up), "-");
 		if (pid != 0) {
 			snprintf(pids, sizeof(pids), "%d", pid);
-			probectl_uptime(json_number_value(json_object_get(w,
-			    "uptime")), up, sizeof(up));
+			probectl_uptime(
+			    json_number_value(json_object_get(w, "uptime")), up,
+			    sizeof(up));
 		}
 		printf("%-*s  %7s  %-*s  %9s  %8lld  %s\n", wname,
-		    json_string_value(json_object_get(w, "name")), pids,
-		    wstate, json_string_value(json_object_get(w, "state")), up,
-		    (long long)json_integer_value(json_object_get(w,
-			"restarts")),
-		    json_string_value(json_object_get(w, "last_exit")));
+		       json_string_value(json_object_get(w, "name")), pids,
+		       wstate, json_string_value(json_object_get(w, "state")),
+		       up,
+		       (long long)json_integer_value(
+		           json_object_get(w, "restarts")),
+		       json_string_value(json_object_get(w, "last_exit")));
 	}
 }
 
@@ -171,26 +178,28 @@ probectl_print_rings(json_t *ans)
 	size_t i;
 
 	printf("%-16s %-10s %-10s %10s %10s %12s %12s %8s %8s %8s\n", "RING",
-	    "PRODUCER", "CONSUMER", "SIZE", "USED", "IN", "OUT", "DISCARDS",
-	    "WAITS", "WAKEUPS");
-	json_array_foreach(rings, i, r) {
-		printf("%-16s %-10s %-10s %10lld %10lld %12lld %12lld %8lld "
-		       "%8lld %8lld\n",
+	       "PRODUCER", "CONSUMER", "SIZE", "USED", "IN", "OUT", "DISCARDS",
+	       "WAITS", "WAKEUPS");
+	json_array_foreach(rings, i, r)
+	{
+		printf(
+		    "%-16s %-10s %-10s %10lld %10lld %12lld %12lld %8lld "
+		    "%8lld %8lld\n",
 		    json_string_value(json_object_get(r, "name")),
 		    json_string_value(json_object_get(r, "producer")),
 		    json_string_value(json_object_get(r, "consumer")),
 		    (long long)json_integer_value(json_object_get(r, "size")),
 		    (long long)json_integer_value(json_object_get(r, "used")),
-		    (long long)json_integer_value(json_object_get(r,
-			"records_in")),
-		    (long long)json_integer_value(json_object_get(r,
-			"records_out")),
-		    (long long)json_integer_value(json_object_get(r,
-			"discards")),
-		    (long long)json_integer_value(json_object_get(r,
-			"producer_waits")),
-		    (long long)json_integer_value(json_object_get(r,
-			"consumer_wakeups")));
+		    (long long)json_integer_value(
+		        json_object_get(r, "records_in")),
+		    (long long)json_integer_value(
+		        json_object_get(r, "records_out")),
+		    (long long)json_integer_value(
+		        json_object_get(r, "discards")),
+		    (long long)json_integer_value(
+		        json_object_get(r, "producer_waits")),
+		    (long long)json_integer_value(
+		        json_object_get(r, "consumer_wakeups")));
 	}
 }
 
@@ -203,8 +212,8 @@ probectl_print(const char *cmd, json_t *ans)
 		probectl_print_rings(ans);
 	else if (strcmp(cmd, "version") == 0)
 		printf("probed %s (%s)\n",
-		    json_string_value(json_object_get(ans, "version")),
-		    json_string_value(json_object_get(ans, "commit")));
+		       json_string_value(json_object_get(ans, "version")),
+		       json_string_value(json_object_get(ans, "commit")));
 	else
 		printf("ok\n");
 }
@@ -270,7 +279,7 @@ main(int argc, char **argv)
 		rc = 0;
 	else if (!json)
 		fprintf(stderr, "probectl: %s\n",
-		    json_string_value(json_object_get(ans, "error")));
+		        json_string_value(json_object_get(ans, "error")));
 	json_decref(ans);
 	return rc;
 }

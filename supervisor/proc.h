@@ -20,23 +20,23 @@
 
 enum proc_state {
 	PROC_STOPPED = 0, /* not running and not to be started */
-	PROC_STARTING,	  /* forked, not yet reported ready */
-	PROC_RUNNING,	  /* reported ready */
-	PROC_BACKOFF,	  /* crashed, waiting to be restarted */
-	PROC_DEGRADED,	  /* crash loop: retried at the backoff cap */
-	PROC_FAILED,	  /* exit 100 or start-up failure: not restarted */
+	PROC_STARTING,    /* forked, not yet reported ready */
+	PROC_RUNNING,     /* reported ready */
+	PROC_BACKOFF,     /* crashed, waiting to be restarted */
+	PROC_DEGRADED,    /* crash loop: retried at the backoff cap */
+	PROC_FAILED,      /* exit 100 or start-up failure: not restarted */
 	PROC_NSTATES
 };
 
 enum proc_ready {
-	READY_PIPE,	/* the worker writes "ready\n" (worker_ready) */
-	READY_PGFILE,	/* postmaster.pid says "ready" (embedded postgres) */
+	READY_PIPE,   /* the worker writes "ready\n" (worker_ready) */
+	READY_PGFILE, /* postmaster.pid says "ready" (embedded postgres) */
 };
 
 enum {
 	PROC_EMBEDDED_ONLY = 1u << 0, /* only with database.mode: embedded */
-	PROC_FIRST = 1u << 1,	      /* others start once this is ready and
-				       * stop before it is stopped */
+	PROC_FIRST = 1u << 1,         /* others start once this is ready and
+	                               * stop before it is stopped */
 };
 
 struct proc_kind {
@@ -47,7 +47,7 @@ struct proc_kind {
 	enum proc_ready ready;
 	unsigned flags;
 	unsigned affects; /* CONF_AFFECTS_* bit that restarts this kind */
-	int shm_id;	  /* enum shm_proc of instance 0; -1: none */
+	int shm_id;       /* enum shm_proc of instance 0; -1: none */
 };
 
 struct proc {
@@ -57,11 +57,11 @@ struct proc {
 	int shm_id; /* enum shm_proc, -1 for postgres */
 	enum proc_state state;
 	pid_t pid;
-	double started;	 /* ev_now of the last fork */
+	double started;  /* ev_now of the last fork */
 	double ready_at; /* ev_now of the last ready report */
 	unsigned restarts;
-	double backoff;	     /* delay before the next restart */
-	double crashes[5];   /* times of the last crashes, a ring */
+	double backoff;    /* delay before the next restart */
+	double crashes[5]; /* times of the last crashes, a ring */
 	unsigned ncrashes;
 	char last_exit[64];  /* "exit 1", "signal 9 (Killed)", "" */
 	bool stop_requested; /* TERM sent by us: the exit is not a crash */
@@ -72,8 +72,8 @@ struct proc {
 	ev_timer timer_w;  /* backoff wait, or the healthy period */
 	ev_timer kill_w;   /* KILL after stop-timeout */
 	ev_timer poll_w;   /* READY_PGFILE polling */
-	ev_io err_w;	   /* the worker's stderr */
-	ev_io ready_w;	   /* the readiness pipe */
+	ev_io err_w;       /* the worker's stderr */
+	ev_io ready_w;     /* the readiness pipe */
 	char errbuf[2048]; /* a partial stderr line */
 	size_t errlen;
 };
@@ -82,11 +82,11 @@ extern const struct proc_kind procs_table[];
 extern const size_t procs_table_len;
 
 /* Restart policy numbers (the foundation issue). */
-#define POLICY_BACKOFF_FIRST   0.010 /* after the second crash in a row */
-#define POLICY_BACKOFF_CAP     5.0
-#define POLICY_HEALTHY_PERIOD  10.0 /* PROBED_HEALTHY_PERIOD overrides */
+#define POLICY_BACKOFF_FIRST    0.010 /* after the second crash in a row */
+#define POLICY_BACKOFF_CAP      5.0
+#define POLICY_HEALTHY_PERIOD   10.0 /* PROBED_HEALTHY_PERIOD overrides */
 #define POLICY_DEGRADED_CRASHES 5
-#define POLICY_DEGRADED_WINDOW 30.0
+#define POLICY_DEGRADED_WINDOW  30.0
 
 const char *proc_state_name(enum proc_state s);
 void policy_init(void);

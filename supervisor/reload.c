@@ -14,7 +14,6 @@
 #include "log.h"
 #include "super.h"
 
-
 int
 super_reload(struct super *s, char **why)
 {
@@ -40,8 +39,8 @@ super_reload(struct super *s, char **why)
 	changed = conf_diff(s->conf, nc);
 	if (changed & CONF_AFFECTS_ALL) {
 		errors = strdup("a changed key (state-dir, trace-workers, "
-				"database.mode or a ring size) needs a restart "
-				"of probed, not a reload");
+		                "database.mode or a ring size) needs a restart "
+		                "of probed, not a reload");
 		conf_free(nc);
 		goto refused;
 	}
@@ -62,7 +61,7 @@ super_reload(struct super *s, char **why)
 	return 0;
 refused:
 	log_err("reload refused, keeping the running configuration: %s",
-	    errors != NULL ? errors : "unknown error");
+	        errors != NULL ? errors : "unknown error");
 	*why = errors;
 	notify_send("READY=1");
 	return -1;

@@ -43,7 +43,8 @@ statedir_prepare(struct conf *c)
 	/* Socket paths are short (108 bytes) and so are our buffers. */
 	if (strlen(c->state_dir) > 80) {
 		log_err("state-dir %s: longer than 80 characters, too long for "
-			"the control socket path", c->state_dir);
+		        "the control socket path",
+		        c->state_dir);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s", c->state_dir);
@@ -76,7 +77,8 @@ statedir_lock(struct super *s)
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		log_err("another probed (pid %s) is running on state directory "
-			"%s", pid[0] != '\0' ? pid : "?", s->conf->state_dir);
+		        "%s",
+		        pid[0] != '\0' ? pid : "?", s->conf->state_dir);
 		close(fd);
 		return -1;
 	}
@@ -138,8 +140,8 @@ statedir_embedded_db(struct conf *c)
 	n = read(fd, pw, sizeof(pw) - 1);
 	close(fd);
 	if (n <= 0) {
-		log_err("read(%s) failed: %s", path, n == 0 ? "empty file" :
-		    strerror(errno));
+		log_err("read(%s) failed: %s", path,
+		        n == 0 ? "empty file" : strerror(errno));
 		return -1;
 	}
 	pw[n] = '\0';

@@ -41,15 +41,15 @@ super_build(struct super *s)
 
 			p->kind = &procs_table[k];
 			p->index = j;
-			p->shm_id = p->kind->shm_id < 0 ? -1 :
-			    p->kind->shm_id + j;
+			p->shm_id =
+			    p->kind->shm_id < 0 ? -1 : p->kind->shm_id + j;
 			if (p->kind->count == procs_table[k].count &&
 			    strcmp(p->kind->name, "trace") == 0)
 				snprintf(p->name, sizeof(p->name), "%s/%d",
-				    p->kind->name, j);
+				         p->kind->name, j);
 			else
 				snprintf(p->name, sizeof(p->name), "%s",
-				    p->kind->name);
+				         p->kind->name);
 			spawn_init(s, p);
 			ev_init(&p->timer_w, super_timer_cb);
 			p->timer_w.data = p;
@@ -116,7 +116,7 @@ super_stop_step(struct super *s)
 	}
 	if (super_all_exited(s, true)) {
 		log_info("every worker stopped%s",
-		    s->stop_unclean ? " (not all cleanly)" : "");
+		         s->stop_unclean ? " (not all cleanly)" : "");
 		ev_break(s->loop, EVBREAK_ALL);
 	}
 }
@@ -182,7 +182,7 @@ super_stop(struct super *s)
 	s->stopping = true;
 	s->reload_cur = NULL;
 	log_info("stopping: TERM to every worker, KILL after %.1f s",
-	    s->conf->stop_timeout);
+	         s->conf->stop_timeout);
 	notify_send("STOPPING=1");
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct proc *p = &s->procs[i];
@@ -262,12 +262,14 @@ super_status_json(struct super *s)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct proc *p = &s->procs[i];
 
-		json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:f, "
-							"s:i, s:s}",
-		    "name", p->name, "pid", (int)p->pid, "state",
-		    proc_state_name(p->state), "uptime",
-		    p->pid != 0 ? now - p->started : 0., "restarts",
-		    (int)p->restarts, "last_exit", p->last_exit));
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s, s:i, s:s, s:f, "
+		              "s:i, s:s}",
+		              "name", p->name, "pid", (int)p->pid, "state",
+		              proc_state_name(p->state), "uptime",
+		              p->pid != 0 ? now - p->started : 0., "restarts",
+		              (int)p->restarts, "last_exit", p->last_exit));
 	}
 	return arr;
 }

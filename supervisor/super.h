@@ -22,10 +22,10 @@ struct super {
 	size_t nprocs;
 	struct shm_segment *shm;
 
-	double started;	     /* wall clock, for /recentStartTime */
-	bool stopping;	     /* stop in progress: nothing restarts */
-	bool stop_unclean;   /* a worker needed KILL or exited non-zero */
-	bool notified_ready; /* READY=1 sent since start or last reload */
+	double started;          /* wall clock, for /recentStartTime */
+	bool stopping;           /* stop in progress: nothing restarts */
+	bool stop_unclean;       /* a worker needed KILL or exited non-zero */
+	bool notified_ready;     /* READY=1 sent since start or last reload */
 	struct proc *reload_cur; /* the one being restarted by a reload */
 
 	int lock_fd;
@@ -37,12 +37,12 @@ struct super {
 };
 
 enum policy_event {
-	POLICY_START,	  /* start it (start-up, control restart) */
-	POLICY_READY,	  /* it reported ready */
-	POLICY_CRASH,	  /* it exited without being asked to */
+	POLICY_START,     /* start it (start-up, control restart) */
+	POLICY_READY,     /* it reported ready */
+	POLICY_CRASH,     /* it exited without being asked to */
 	POLICY_PERMANENT, /* it exited 100 */
-	POLICY_EXITED,	  /* it exited after we asked it to stop */
-	POLICY_TIMER,	  /* backoff over, or healthy period reached */
+	POLICY_EXITED,    /* it exited after we asked it to stop */
+	POLICY_TIMER,     /* backoff over, or healthy period reached */
 	POLICY_NEVENTS
 };
 

@@ -35,7 +35,7 @@
 
 static int
 postgres_rm_cb(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
+               struct FTW *ftw)
 {
 	if (remove(path) == -1)
 		log_err("remove(%s) failed: %s", path, strerror(errno));
@@ -117,8 +117,8 @@ postgres_run(const struct passwd *pw, char *const argv[], const char *in)
 }
 
 static int
-postgres_initdb(const struct conf *c, const struct passwd *pw,
-    const char *pg, const char *data)
+postgres_initdb(const struct conf *c, const struct passwd *pw, const char *pg,
+                const char *data)
 {
 	char tmp[512], pwfile[512], initdb[512], postgres[512], sql[256];
 	int fd;
@@ -141,9 +141,11 @@ postgres_initdb(const struct conf *c, const struct passwd *pw,
 		return -1;
 	}
 	close(fd);
-	char *const iargv[] = {initdb, "-D", tmp, "-U", "probed",
-	    "--pwfile", pwfile, "-A", "scram-sha-256", "-E", "UTF8",
-	    "--no-instructions", "--no-sync", NULL};
+	char *const iargv[] = {initdb,      "-D",     tmp,
+	                       "-U",        "probed", "--pwfile",
+	                       pwfile,      "-A",     "scram-sha-256",
+	                       "-E",        "UTF8",   "--no-instructions",
+	                       "--no-sync", NULL};
 	if (postgres_run(pw, iargv, NULL) == -1) {
 		unlink(pwfile);
 		return -1;
@@ -151,13 +153,13 @@ postgres_initdb(const struct conf *c, const struct passwd *pw,
 	unlink(pwfile);
 	/* Single-user mode makes the database without any listener. */
 	snprintf(sql, sizeof(sql), "CREATE DATABASE probed OWNER probed;\n");
-	char *const sargv[] = {postgres, "--single", "-D", tmp, "-j",
-	    "postgres", NULL};
+	char *const sargv[] = {postgres, "--single", "-D", tmp,
+	                       "-j",     "postgres", NULL};
 	if (postgres_run(pw, sargv, sql) == -1)
 		return -1;
 	if (rename(tmp, data) == -1) {
 		log_err("rename(%s, %s) failed: %s", tmp, data,
-		    strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	log_info("initdb done: %s", data);
@@ -174,8 +176,9 @@ postgres_main(struct worker *w)
 
 	pw = getpwnam(c->db.os_user);
 	if (pw == NULL || pw->pw_uid == 0) {
-		log_err("database.os-user %s: %s", c->db.os_user, pw == NULL ?
-		    "no such user" : "must not be root (PostgreSQL refuses)");
+		log_err("database.os-user %s: %s", c->db.os_user,
+		        pw == NULL ? "no such user"
+		                   : "must not be root (PostgreSQL refuses)");
 		return WORKER_EXIT_PERMANENT;
 	}
 	snprintf(bin, sizeof(bin), "%s/postgres", c->db.bin_dir);
@@ -189,14 +192,14 @@ postgres_main(struct worker *w)
 	snprintf(version, sizeof(version), "%s/PG_VERSION", data);
 	if (postgres_dir(run, 0755, pw) == -1)
 		return 1;
-	if (stat(version, &st) == -1 &&
-	    postgres_initdb(c, pw, pg, data) == -1)
+	if (stat(version, &st) == -1 && postgres_initdb(c, pw, pg, data) == -1)
 		return 1;
 	if (postgres_become(pw) == -1)
 		return 1;
 	snprintf(port, sizeof(port), "port=%d", c->db.port);
-	char *const argv[] = {bin, "-D", data, "-c", "listen_addresses=",
-	    "-c", port, "-k", run, "-c", "logging_collector=off", NULL};
+	char *const argv[] = {
+	    bin,  "-D", data, "-c", "listen_addresses=",     "-c",
+	    port, "-k", run,  "-c", "logging_collector=off", NULL};
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 	execv(bin, argv);
 	log_err("execv(%s) failed: %s", bin, strerror(errno));
