@@ -58,4 +58,16 @@ void dbclient_free(struct dbclient *c);
 int dbclient_call(struct dbclient *c, const char *op, json_t *args,
     json_t **result, int timeout_ms, struct dbclient_timing *t);
 
+/* The api worker's client (workers/api.c), for HTTP handlers: made before
+ * the listeners start, freed after they stopped; NULL outside the api
+ * worker, where dbclient_call answers 503. */
+struct dbclient *api_dbclient(void);
+
+/* The request payload {"op": op, "args": args or {}}, compact; free() it.
+ * NULL when memory runs out (logged). */
+char *dbclient_frame(const char *op, json_t *args);
+
+/* Answers dropped because their call had timed out already. */
+uint64_t dbclient_late(struct dbclient *c);
+
 #endif

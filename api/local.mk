@@ -29,3 +29,4 @@ TESTS += tests/unit/test_http_server
 tests_unit_test_http_server_SOURCES = tests/unit/test_http_server.c
 tests_unit_test_http_server_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_http_server_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+libprobed_a_SOURCES += api/dbclient.c api/dbclient.h

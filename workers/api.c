@@ -38,6 +38,7 @@
 #include <civetweb.h>
 
 #include "api/admin.h"
+#include "api/dbclient.h"
 #include "api/http.h"
 #include "log.h"
 #include "worker.h"
@@ -87,6 +88,15 @@ api_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The db worker's client, for every handler (api/dbclient.h). */
+static struct dbclient *api_db;
+
+struct dbclient *
+api_dbclient(void)
+{
+	return api_db;
 }
 
 /* Set while mg_start runs: a failure there is logged once by
@@ -364,6 +374,11 @@ api_main(struct worker *w)
 	a.poke.data = &a;
 	ev_async_start(w->loop, &a.wake);
 	ev_async_start(w->loop, &a.done);
+	/* Before the listeners: a handler may call the db at once. NULL
+	 * (logged) leaves dbclient_call answering 503. */
+	if (w->shm != NULL) {
+		api_db = dbclient_new(w->loop, w->shm);
+	}
 
 	t0 = api_now_ms();
 	/* Drop root before civetweb starts when no port needs it: its
@@ -394,6 +409,9 @@ api_main(struct worker *w)
 	if (a.stopper_started) {
 		pthread_join(a.stopper, NULL);
 	}
+	/* civetweb's threads are gone: no call can be waiting. */
+	dbclient_free(api_db);
+	api_db = NULL;
 	mg_exit_library();
 	return 0;
 }
