@@ -1,4 +1,15 @@
 # api: rules for this folder, included from the root Makefile.am
+libprobed_a_SOURCES += api/http.c api/http.h api/admin.c api/admin.h
+check_PROGRAMS += tests/unit/test_http
+TESTS += tests/unit/test_http
+tests_unit_test_http_SOURCES = tests/unit/test_http.c
+tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_http_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/unit/test_http_server
+TESTS += tests/unit/test_http_server
+tests_unit_test_http_server_SOURCES = tests/unit/test_http_server.c
+tests_unit_test_http_server_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_http_server_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
 libprobed_a_SOURCES += api/auth.c api/auth.h api/auth_cache.c api/auth_cache.h
 check_PROGRAMS += tests/unit/test_auth
 TESTS += tests/unit/test_auth
@@ -18,15 +29,7 @@ tests_fuzz_auth_fuzz_LDADD = $(FUZZ_LDADD)
 tests_fuzz_template_fuzz_SOURCES = tests/fuzz/fuzz_template.c
 tests_fuzz_template_fuzz_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_template_fuzz_LDADD = $(FUZZ_LDADD)
-libprobed_a_SOURCES += api/http.c api/http.h api/admin.c api/admin.h
-check_PROGRAMS += tests/unit/test_http
-TESTS += tests/unit/test_http
-tests_unit_test_http_SOURCES = tests/unit/test_http.c
-tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_http_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
-check_PROGRAMS += tests/unit/test_http_server
-TESTS += tests/unit/test_http_server
-tests_unit_test_http_server_SOURCES = tests/unit/test_http_server.c
-tests_unit_test_http_server_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_http_server_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
 libprobed_a_SOURCES += api/dbclient.c api/dbclient.h
+# the lambda endpoints, FD1 debug options, API-listener authentication
+libprobed_a_SOURCES += api/apiauth.c api/apiauth.h api/fd1.c api/fd1.h \
+	api/lambda.c api/lambda.h
