@@ -44,3 +44,6 @@ tests_integration_ring_crash_LDADD = $(PROBED_LIBS)
 noinst_PROGRAMS += tests/bench/ring
 tests_bench_ring_SOURCES = tests/bench/ring.c
 tests_bench_ring_LDADD = $(PROBED_LIBS)
+# trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
+libprobed_a_SOURCES += shm/runs.c shm/runs.h
+# trace issue: end

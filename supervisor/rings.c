@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "shm/runs.h"
 #include "shm/segment.h"
 #include "super.h"
 
@@ -25,6 +26,9 @@ super_shm_create(struct super *s)
 	if (s->shm == NULL)
 		return -1;
 	if (shm_segment_attach(s->shm, SHM_PROC_SUPERVISOR) != 0)
+		return -1;
+	/* The run table: its own mapping, inherited by every worker. */
+	if (runs_create((unsigned)s->conf->trace_max_running) == NULL)
 		return -1;
 	log_info("shared segment: %zu bytes, %u rings", s->shm->size,
 	    s->shm->n_rings);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shm/runs.h"
 #include "shm/segment.h"
 #include "super.h"
 
@@ -231,6 +232,7 @@ spawn_start(struct super *s, struct proc *p)
 		w.conf = s->conf;
 		w.shm = s->shm;
 		w.shm_id = p->shm_id;
+		w.runs = runs_shared();
 		worker_run(&w, p->kind->main, readyp[1]);
 	}
 	close(errp[1]);

@@ -38,3 +38,6 @@ EXTRA_DIST += tests/support/fake_platform.py
 TESTS += tests/integration/trace_bpftrace_direct.py
 EXTRA_DIST += tests/integration/trace_bpftrace_direct.py
 libprobed_a_SOURCES += workers/api.c workers/db.c
+# trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
+libprobed_a_SOURCES += workers/trace_proto.h
+# trace issue: end

@@ -26,6 +26,7 @@
 #define WORKER_EXIT_PERMANENT 100
 
 struct shm_segment;
+struct runs;
 
 struct worker {
 	const char *name;	 /* "api", "trace/1" */
@@ -34,6 +35,7 @@ struct worker {
 	const struct conf *conf; /* read-only snapshot from before fork */
 	struct shm_segment *shm; /* mapped before fork, checked at start */
 	int shm_id;		 /* enum shm_proc; -1: uses no ring */
+	struct runs *runs;	 /* trace runs (shm/runs.h), before fork */
 	int ready_fd;
 	int stopping;		 /* set once TERM or INT arrived */
 	int faults;		 /* FAULT_* from fault_check() */
