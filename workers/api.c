@@ -38,8 +38,11 @@
 #include <civetweb.h>
 
 #include "api/admin.h"
+#include "api/apiauth.h"
 #include "api/dbclient.h"
+#include "api/fd1.h"
 #include "api/http.h"
+#include "api/lambda.h"
 #include "log.h"
 #include "worker.h"
 
@@ -55,6 +58,7 @@ struct api_listener {
 	socklen_t poke_len;
 	struct http_listener http;
 	struct mg_context *ctx;
+	struct apiauth *auth; /* NULL: no authentication (admin) */
 };
 
 struct api {
@@ -69,11 +73,9 @@ struct api {
 };
 
 /* The API listener's surfaces: lambda, pprof, fd1, meta go here. */
-static const struct http_route api_no_routes[] = {
-    {NULL, NULL, NULL, NULL},
-};
 static const struct http_route *const api_tables[] = {
-    api_no_routes,
+    lambda_routes,
+    fd1_routes,
     NULL,
 };
 static const struct http_route *const api_admin_tables[] = {
@@ -216,6 +218,11 @@ api_listener_start(struct api_listener *l, int threads)
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = api_log_message;
 	cb.http_error = http_error_cb;
+	/* Every civetweb thread reads the auth cache under RCU; FD1's
+	 * dispatch time starts at begin_request. */
+	cb.init_thread = apiauth_thread_init;
+	cb.exit_thread = apiauth_thread_exit;
+	cb.begin_request = fd1_begin_request;
 	init.callbacks = &cb;
 	init.user_data = &l->http;
 	init.configuration_options = options;
@@ -236,6 +243,10 @@ api_listener_start(struct api_listener *l, int threads)
 		return saved == EACCES ? WORKER_EXIT_PERMANENT : 1;
 	}
 	mg_set_request_handler(l->ctx, "/", http_dispatch, &l->http);
+	/* Before any route, unknown paths included (apiauth.h). */
+	if (l->auth != NULL) {
+		mg_set_auth_handler(l->ctx, "/", apiauth_check, l->auth);
+	}
 	return 0;
 }
 
@@ -350,6 +361,7 @@ int
 api_main(struct worker *w)
 {
 	static struct api a;
+	static struct apiauth auth;
 	double t0;
 	int early, rc;
 
@@ -363,6 +375,8 @@ api_main(struct worker *w)
 	a.api.http.name = "api";
 	a.api.http.tables = api_tables;
 	a.api.http.conf = w->conf;
+	a.api.http.arg = &auth;
+	a.api.auth = &auth;
 	w->data = &a;
 	w->on_stop = api_on_stop;
 
@@ -380,6 +394,13 @@ api_main(struct worker *w)
 		api_db = dbclient_new(w->loop, w->shm);
 	}
 
+	/* This thread makes and frees the auth cache: an RCU reader too. */
+	auth_cache_thread_init();
+	if (apiauth_init(&auth, w->conf) == -1) {
+		auth_cache_thread_exit();
+		return 1;
+	}
+
 	t0 = api_now_ms();
 	/* Drop root before civetweb starts when no port needs it: its
 	 * threads then never run as root, and setuid() does not have to be
@@ -394,6 +415,8 @@ api_main(struct worker *w)
 	if (rc != 0) {
 		/* Exiting: the kernel closes whatever did bind; mg_stop
 		 * would only add its two-second poll timeout. */
+		apiauth_free(&auth);
+		auth_cache_thread_exit();
 		return rc;
 	}
 	if (!early && worker_drop_privileges(w) == -1) {
@@ -412,6 +435,8 @@ api_main(struct worker *w)
 	/* civetweb's threads are gone: no call can be waiting. */
 	dbclient_free(api_db);
 	api_db = NULL;
+	apiauth_free(&auth);
+	auth_cache_thread_exit();
 	mg_exit_library();
 	return 0;
 }
