@@ -27,11 +27,19 @@
  *             Without a password none is sent (a "trust" pg_hba line).
  * External mode uses host, port, user, password and name as given.
  *
- * Structure for what comes next: struct db holds an array of connections
- * (one now; database.poolsize once requests arrive on the request ring),
- * each with its own state and backoff. A request will be given to a
- * DB_CONN_READY connection with PQsendQueryParams and its result matched
- * to the request's correlation id in db_conn_read().
+ * The pool: database.poolsize connections, each with its own state and
+ * backoff. A request (db_queue.c) goes to an idle DB_CONN_READY connection
+ * with PQsendQueryParams; its results are read in db_conn_read() as they
+ * arrive, and the request is answered when the last one came. A
+ * connection that fails with a request in flight answers it 503: the
+ * query may or may not have run, and only the caller can judge a retry.
+ *
+ * Migrations (db_migrate.c) run on the first connection that comes up,
+ * before it is READY, blocking the loop: once per life of the worker, and
+ * requests meanwhile wait on the ring. A database probed must not use (a
+ * newer schema, a migration that fails) leaves the worker running with
+ * every connection closed, answering 503 with the reason: the supervisor
+ * would gain nothing by restarting it, and the api stays up.
  */
 #include "config.h"
 
@@ -40,10 +48,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
+#include "db_int.h"
 #include "log.h"
+#include "shm/segment.h"
 #include "worker.h"
 
 #define DB_BACKOFF_MIN     0.1 /* seconds */
@@ -52,40 +63,7 @@
 #define DB_LOG_EVERY       30.0 /* while down, repeat the line this often */
 #define DB_DEFAULT_PORT    5432
 #define DB_DEFAULT_NAME    "probed"
-#define DB_NCONNS          1
-
-enum db_conn_state {
-	DB_CONN_IDLE = 0,   /* not started */
-	DB_CONN_CONNECTING, /* PQconnectPoll in progress */
-	DB_CONN_READY,      /* connected, idle or serving */
-	DB_CONN_WAITING,    /* failed, waiting for the retry timer */
-};
-
-struct db;
-
-struct db_conn {
-	struct db *db;
-	int index;
-	PGconn *pg;
-	enum db_conn_state state;
-	ev_io io;
-	ev_timer timer; /* connect timeout, or the retry wait */
-	double backoff;
-};
-
-struct db {
-	struct worker *w;
-	/* libpq keywords and values, NULL-terminated. */
-	const char *keys[12];
-	const char *values[12];
-	char host[PATH_MAX];
-	char port[16];
-	char where[PATH_MAX + 32]; /* for log lines */
-	struct db_conn conns[DB_NCONNS];
-	int up; /* -1 not known yet, 0 unreachable, 1 connected */
-	double down_logged;
-	ev_async wake; /* requests will arrive through it */
-};
+#define DB_DEFAULT_POOL    4
 
 static void db_conn_connect(struct db_conn *dc);
 
@@ -194,6 +172,39 @@ db_note_down(struct db *db, const char *reason, double delay)
 	db->up = 0;
 }
 
+double
+db_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+db_conns_ready(const struct db *db)
+{
+	int n = 0;
+
+	for (int i = 0; i < db->nconns; i++) {
+		n += db->conns[i].state == DB_CONN_READY;
+	}
+	return n;
+}
+
+struct db_conn *
+db_conn_idle(struct db *db)
+{
+	for (int i = 0; i < db->nconns; i++) {
+		struct db_conn *dc = &db->conns[i];
+
+		if (dc->state == DB_CONN_READY && dc->busy == NULL) {
+			return dc;
+		}
+	}
+	return NULL;
+}
+
 static void
 db_conn_close(struct db_conn *dc)
 {
@@ -201,6 +212,15 @@ db_conn_close(struct db_conn *dc)
 
 	ev_io_stop(loop, &dc->io);
 	ev_timer_stop(loop, &dc->timer);
+	if (dc->res != NULL) {
+		PQclear(dc->res);
+		dc->res = NULL;
+	}
+	if (dc->busy != NULL) {
+		db_queue_answer(dc->db, dc->busy, 503, NULL,
+		                "database unavailable");
+		dc->busy = NULL;
+	}
 	if (dc->pg != NULL) {
 		PQfinish(dc->pg);
 		dc->pg = NULL;
@@ -228,7 +248,11 @@ db_conn_fail(struct db_conn *dc, const char *why)
 	dc->state = DB_CONN_WAITING;
 	ev_timer_set(&dc->timer, delay, 0.);
 	ev_timer_start(loop, &dc->timer);
-	db_note_down(dc->db, reason, delay);
+	if (db_conns_ready(dc->db) == 0) {
+		db_note_down(dc->db, reason, delay);
+		/* Nobody can serve what waits: answer it now, not after 1 s. */
+		db_queue_fail_all(dc->db);
+	}
 }
 
 /* Watch the connection's socket (it may be a new one) for events. */
@@ -246,12 +270,40 @@ db_conn_watch(struct db_conn *dc, int events)
 	ev_io_start(loop, &dc->io);
 }
 
+/* The schema cannot be used: close every connection, retry none. */
+static void
+db_refuse(struct db *db, const char *why)
+{
+	snprintf(db->refused, sizeof(db->refused), "%s", why);
+	log_err("refusing the database at %s: %s; answering 503 until "
+	        "probed is restarted with a version that knows it",
+	        db->where, why);
+	for (int i = 0; i < db->nconns; i++) {
+		db_conn_close(&db->conns[i]);
+	}
+	db_queue_fail_all(db);
+}
+
 static void
 db_conn_ready(struct db_conn *dc)
 {
-	struct ev_loop *loop = dc->db->w->loop;
+	struct db *db = dc->db;
+	char why[256];
+	int rc;
 
-	ev_timer_stop(loop, &dc->timer);
+	ev_timer_stop(db->w->loop, &dc->timer);
+	if (!db->migrated) {
+		rc = db_migrate_run(dc->pg, why, sizeof(why));
+		if (rc == -2) {
+			db_refuse(db, why);
+			return;
+		}
+		if (rc == -1) {
+			db_conn_fail(dc, NULL);
+			return;
+		}
+		db->migrated = 1;
+	}
 	if (PQsetnonblocking(dc->pg, 1) == -1) {
 		log_err("PQsetnonblocking failed: %s", PQerrorMessage(dc->pg));
 		db_conn_fail(dc, NULL);
@@ -260,7 +312,8 @@ db_conn_ready(struct db_conn *dc)
 	dc->state = DB_CONN_READY;
 	dc->backoff = DB_BACKOFF_MIN;
 	db_conn_watch(dc, EV_READ);
-	db_note_up(dc->db);
+	db_note_up(db);
+	db_queue_dispatch(db);
 }
 
 static void
@@ -283,10 +336,63 @@ db_conn_poll(struct db_conn *dc)
 	}
 }
 
+/* Writes what libpq still holds; watches for writability until done. */
+static int
+db_conn_flush(struct db_conn *dc)
+{
+	int rc = PQflush(dc->pg);
+
+	if (rc == -1) {
+		return -1;
+	}
+	db_conn_watch(dc, rc == 1 ? EV_READ | EV_WRITE : EV_READ);
+	return 0;
+}
+
+void
+db_conn_send(struct db_conn *dc, struct db_req *req)
+{
+	if (PQsendQueryParams(dc->pg, req->sql, req->nparams, NULL,
+	                      (const char *const *)req->params, NULL, NULL,
+	                      0) == 0) {
+		log_warn("PQsendQueryParams failed: %s",
+		         PQerrorMessage(dc->pg));
+		dc->busy = req;
+		db_conn_fail(dc, NULL);
+		return;
+	}
+	dc->busy = req;
+	if (db_conn_flush(dc) == -1) {
+		db_conn_fail(dc, NULL);
+	}
+}
+
+/* The last result of the request in flight arrived: answer it. */
+static void
+db_conn_done(struct db_conn *dc)
+{
+	struct db_req *req = dc->busy;
+	json_t *result = NULL;
+	char err[256] = "";
+	int status;
+
+	dc->busy = NULL;
+	if (dc->res == NULL) {
+		db_queue_answer(dc->db, req, 500, NULL, "no result");
+	} else {
+		status = db_ops_result(req, dc->res, &result, err, sizeof(err));
+		db_queue_answer(dc->db, req, status, result, err);
+	}
+	if (dc->res != NULL) {
+		PQclear(dc->res);
+		dc->res = NULL;
+	}
+}
+
 /*
- * Input on a connected socket. Nothing is sent yet, so anything that
- * arrives is a notice, a notification, or the server closing the
- * session (an admin shutdown sends a FATAL, then EOF).
+ * Input on a connected socket: the results of the request in flight, or,
+ * when idle, a notice or the server closing the session (an admin
+ * shutdown sends a FATAL, then EOF).
  */
 static void
 db_conn_read(struct db_conn *dc)
@@ -301,8 +407,21 @@ db_conn_read(struct db_conn *dc)
 	while ((n = PQnotifies(dc->pg)) != NULL) {
 		PQfreemem(n);
 	}
-	while (!PQisBusy(dc->pg) && (res = PQgetResult(dc->pg)) != NULL) {
-		PQclear(res);
+	while (!PQisBusy(dc->pg)) {
+		res = PQgetResult(dc->pg);
+		if (res == NULL) {
+			if (dc->busy != NULL) {
+				db_conn_done(dc);
+				db_queue_dispatch(dc->db);
+			}
+			return;
+		}
+		/* One statement per query: the first result is the one. */
+		if (dc->busy != NULL && dc->res == NULL) {
+			dc->res = res;
+		} else {
+			PQclear(res);
+		}
 	}
 }
 
@@ -316,7 +435,13 @@ db_conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 		db_conn_poll(dc);
 		break;
 	case DB_CONN_READY:
-		db_conn_read(dc);
+		if ((revents & EV_WRITE) && db_conn_flush(dc) == -1) {
+			db_conn_fail(dc, NULL);
+			return;
+		}
+		if (revents & EV_READ) {
+			db_conn_read(dc);
+		}
 		break;
 	default:
 		ev_io_stop(loop, io);
@@ -344,6 +469,9 @@ db_conn_connect(struct db_conn *dc)
 	struct ev_loop *loop = db->w->loop;
 
 	db_conn_close(dc);
+	if (db->refused[0] != '\0') {
+		return;
+	}
 	/* Name resolution of an external host happens in here, blocking;
 	 * an IP address in database.host avoids it. */
 	dc->pg = PQconnectStartParams(db->keys, db->values, 0);
@@ -360,20 +488,18 @@ db_conn_connect(struct db_conn *dc)
 }
 
 static void
-db_wake_cb(struct ev_loop *loop, ev_async *as, int revents)
+db_stop(struct db *db)
 {
-	/* The request ring will be read here. */
+	for (int i = 0; i < db->nconns; i++) {
+		db_conn_close(&db->conns[i]);
+	}
+	db_queue_stop(db);
 }
 
 static void
 db_on_stop(struct worker *w)
 {
-	struct db *db = w->data;
-
-	for (int i = 0; i < DB_NCONNS; i++) {
-		db_conn_close(&db->conns[i]);
-	}
-	ev_async_stop(w->loop, &db->wake);
+	db_stop(w->data);
 	ev_break(w->loop, EVBREAK_ALL);
 }
 
@@ -381,6 +507,8 @@ int
 db_main(struct worker *w)
 {
 	static struct db db;
+	int n =
+	    w->conf->db.poolsize > 0 ? w->conf->db.poolsize : DB_DEFAULT_POOL;
 
 	memset(&db, 0, sizeof(db));
 	db.w = w;
@@ -393,10 +521,17 @@ db_main(struct worker *w)
 		return WORKER_EXIT_PERMANENT;
 	}
 	db_params(&db);
-	ev_async_init(&db.wake, db_wake_cb);
-	db.wake.data = &db;
-	ev_async_start(w->loop, &db.wake);
-	for (int i = 0; i < DB_NCONNS; i++) {
+	db.conns = calloc((size_t)n, sizeof(*db.conns));
+	if (db.conns == NULL) {
+		log_err("calloc(%d connections) failed", n);
+		return 1;
+	}
+	db.nconns = n;
+	if (db_queue_start(&db) == -1) {
+		free(db.conns);
+		return WORKER_EXIT_PERMANENT;
+	}
+	for (int i = 0; i < n; i++) {
 		struct db_conn *dc = &db.conns[i];
 
 		dc->db = &db;
@@ -410,8 +545,7 @@ db_main(struct worker *w)
 	}
 	worker_ready(w);
 	ev_run(w->loop, 0);
-	for (int i = 0; i < DB_NCONNS; i++) {
-		db_conn_close(&db.conns[i]);
-	}
+	db_stop(&db);
+	free(db.conns);
 	return 0;
 }

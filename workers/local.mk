@@ -41,3 +41,10 @@ libprobed_a_SOURCES += workers/api.c workers/db.c
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += workers/trace_proto.h
 # trace issue: end
+# db worker: connections, request queue, ops, migrations (workers/db_int.h).
+# Migrations come from the source tree when a program runs from this build
+# tree, from $(pkgdatadir)/sql once installed (workers/db_migrate.c).
+libprobed_a_SOURCES += workers/db_int.h workers/db_queue.c workers/db_ops.c \
+	workers/db_migrate.c
+AM_CPPFLAGS += -DPROBED_SRC_SQLDIR='"$(abs_top_srcdir)/sql"' \
+	-DPROBED_BUILD_DIR='"$(abs_top_builddir)"'
