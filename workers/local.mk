@@ -48,3 +48,8 @@ libprobed_a_SOURCES += workers/db_int.h workers/db_queue.c workers/db_ops.c \
 	workers/db_migrate.c
 AM_CPPFLAGS += -DPROBED_SRC_SQLDIR='"$(abs_top_srcdir)/sql"' \
 	-DPROBED_BUILD_DIR='"$(abs_top_builddir)"'
+# The db protocol end to end: tests/integration/db_roundtrip.py runs this
+# harness against a real PostgreSQL (it needs one, so it is no test alone).
+check_PROGRAMS += tests/unit/test_db_roundtrip
+tests_unit_test_db_roundtrip_SOURCES = tests/unit/test_db_roundtrip.c
+tests_unit_test_db_roundtrip_LDADD = $(PROBED_LIBS)

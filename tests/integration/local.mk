@@ -10,3 +10,6 @@ INTEGRATION_TESTS = \
 	tests/integration/config_check.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/support/probed_fixture.py
+# db worker and dbclient through the real rings, real PostgreSQL
+TESTS += tests/integration/db_roundtrip.py
+EXTRA_DIST += tests/integration/db_roundtrip.py
