@@ -47,3 +47,7 @@ tests_bench_ring_LDADD = $(PROBED_LIBS)
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += shm/runs.c shm/runs.h
 # trace issue: end
+
+# Model check of the wake-up protocol (spin; skipped when not installed).
+TESTS += tests/model/ring_wakeup.sh
+EXTRA_DIST += tests/model/ring_wakeup.sh tests/model/ring_wakeup.pml
