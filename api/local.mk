@@ -33,3 +33,13 @@ libprobed_a_SOURCES += api/dbclient.c api/dbclient.h
 # the lambda endpoints, FD1 debug options, API-listener authentication
 libprobed_a_SOURCES += api/apiauth.c api/apiauth.h api/fd1.c api/fd1.h \
 	api/lambda.c api/lambda.h
+# Authorization headers for the integration tests (no argon2 in Python)
+check_PROGRAMS += tests/support/mkauth
+tests_support_mkauth_SOURCES = tests/support/mkauth.c
+tests_support_mkauth_LDADD = $(ARGON2_LIBS)
+# dbclient: framing, timeouts, answers routed by corr, late answers
+check_PROGRAMS += tests/unit/test_dbclient
+TESTS += tests/unit/test_dbclient
+tests_unit_test_dbclient_SOURCES = tests/unit/test_dbclient.c
+tests_unit_test_dbclient_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_dbclient_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)

@@ -13,3 +13,7 @@ EXTRA_DIST += $(INTEGRATION_TESTS) tests/support/probed_fixture.py
 # db worker and dbclient through the real rings, real PostgreSQL
 TESTS += tests/integration/db_roundtrip.py
 EXTRA_DIST += tests/integration/db_roundtrip.py
+# lambda endpoints, auth, FD1 over real HTTP on a real PostgreSQL
+TESTS += tests/integration/api_lambda.py tests/integration/api_fd1.py
+EXTRA_DIST += tests/integration/api_lambda.py tests/integration/api_fd1.py \
+	tests/integration/api_common.py
