@@ -47,13 +47,3 @@ FUZZ_TARGETS += tests/fuzz/fd1.fuzz
 tests_fuzz_fd1_fuzz_SOURCES = tests/fuzz/fuzz_fd1.c
 tests_fuzz_fd1_fuzz_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fd1_fuzz_LDADD = $(FUZZ_LDADD)
-# dbclient: framing, timeouts, answers routed by corr, late answers
-check_PROGRAMS += tests/unit/test_dbclient
-TESTS += tests/unit/test_dbclient
-tests_unit_test_dbclient_SOURCES = tests/unit/test_dbclient.c
-tests_unit_test_dbclient_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_dbclient_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
-FUZZ_TARGETS += tests/fuzz/fd1.fuzz
-tests_fuzz_fd1_fuzz_SOURCES = tests/fuzz/fuzz_fd1.c
-tests_fuzz_fd1_fuzz_CFLAGS = $(FUZZ_CFLAGS)
-tests_fuzz_fd1_fuzz_LDADD = $(FUZZ_LDADD)
