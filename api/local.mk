@@ -47,3 +47,6 @@ FUZZ_TARGETS += tests/fuzz/fd1.fuzz
 tests_fuzz_fd1_fuzz_SOURCES = tests/fuzz/fuzz_fd1.c
 tests_fuzz_fd1_fuzz_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fd1_fuzz_LDADD = $(FUZZ_LDADD)
+# trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
+libprobed_a_SOURCES += api/trace_api.c api/trace_api.h
+# trace issue: end

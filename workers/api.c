@@ -43,6 +43,7 @@
 #include "api/fd1.h"
 #include "api/http.h"
 #include "api/lambda.h"
+#include "api/trace_api.h"
 #include "log.h"
 #include "worker.h"
 
@@ -75,6 +76,7 @@ struct api {
 /* The API listener's surfaces: lambda, pprof, fd1, meta go here. */
 static const struct http_route *const api_tables[] = {
     lambda_routes,
+    trace_api_routes,
     fd1_routes,
     NULL,
 };
@@ -378,6 +380,7 @@ api_main(struct worker *w)
 	a.api.http.arg = &auth;
 	a.api.auth = &auth;
 	w->data = &a;
+	trace_api_init(w);
 	w->on_stop = api_on_stop;
 
 	ev_async_init(&a.wake, api_wake_cb);

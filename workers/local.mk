@@ -40,6 +40,8 @@ EXTRA_DIST += tests/integration/trace_bpftrace_direct.py
 libprobed_a_SOURCES += workers/api.c workers/db.c
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += workers/trace_proto.h
+libprobed_a_SOURCES += workers/trace_job.c workers/trace_job.h
+libprobed_a_SOURCES += workers/uploader.h workers/uploader_http.c
 # trace issue: end
 # db worker: connections, request queue, ops, migrations (workers/db_int.h).
 # Migrations come from the source tree when a program runs from this build

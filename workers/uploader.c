@@ -1,19 +1,481 @@
 /*
- * The uploader: the only process that talks to the platform. For now its
- * loop runs until it is told to stop; the trace issue adds libcurl.
+ * The uploader: the only process that talks to the platform. It consumes
+ * every chunk ring (chunk/i, records in workers/trace_proto.h) and sends
+ * each run's records as PUT /submit, in order, one request in flight per
+ * run, runs in parallel (uploader_http.c).
+ *
+ * Records of different runs interleave in a ring, and a ring frees space
+ * only in order. So the uploader peeks ahead: every record becomes an
+ * item on two lists, its run's queue (send order) and its ring's queue
+ * (release order). Items point into the ring: nothing is copied, since a
+ * record stays in place until it is released. After a 2xx the item is
+ * marked acknowledged, and the ring is released up to the first item not
+ * acknowledged. A slow run therefore holds ring space of faster runs
+ * behind it, which back-pressures the trace workers: nothing is dropped.
+ *
+ * Restart. A new uploader resumes at each ring's tail: the records not
+ * released yet, some of them acknowledged already. The run table says how
+ * many records of each run the platform acknowledged (slot->acked, stored
+ * after every 2xx), so those are skipped; a run whose slot went to
+ * another run was delivered whole. Only a record acknowledged in the
+ * moment before a crash is sent again: at-least-once, and the chunk
+ * numbers are stable, so the platform can drop a duplicate.
+ *
+ * Failures (no answer, timeout, non-2xx) retry with capped exponential
+ * backoff and jitter, per run, until a 2xx.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
 #include "log.h"
+#include "shm/msg.h"
+#include "shm/runs.h"
+#include "shm/segment.h"
+#include "trace_proto.h"
+#include "uploader.h"
 #include "worker.h"
+
+#define UPL_BACKOFF_MIN 0.05 /* seconds, the first retry */
+
+struct upl_run;
+
+struct upl_item {
+	struct upl_item *run_next;
+	struct upl_item *ring_next;
+	struct upl_run *run;
+	struct ring_rec rec;
+	uint16_t type;
+	uint64_t seq;
+	struct trace_rec tr;
+	const uint8_t *data;
+	int acked;
+};
+
+struct upl_ring {
+	struct ring *ring;
+	ev_io data_w;
+	struct upl_item *head, *tail; /* peeked, in ring order */
+	struct uploader *u;
+};
+
+struct upl_run {
+	struct upl_run *next;
+	struct uploader *u;
+	uint64_t run_id;
+	unsigned slot;
+	char path[RUNS_PATH_MAX];
+	struct upl_item *head, *tail; /* to send, in order */
+	int inflight;
+	unsigned failures;
+	ev_timer retry;
+};
+
+struct uploader {
+	struct worker *w;
+	struct upl_http *http;
+	struct upl_ring rings[SHM_MAX_TRACE];
+	int nrings;
+	struct upl_run *runs;
+	uint64_t sent, failed;
+};
+
+static void upl_run_kick(struct upl_run *r);
+
+static char *
+upl_base64(const uint8_t *p, size_t n, size_t *outlen)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out, *o;
+	size_t i;
+
+	out = malloc((n + 2) / 3 * 4 + 1);
+	if (out == NULL) {
+		return NULL;
+	}
+	o = out;
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v =
+		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		if (i + 1 < n) {
+			v |= (uint32_t)p[i + 1] << 8;
+		}
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	*outlen = (size_t)(o - out);
+	return out;
+}
+
+/* The request body of an item (NOTES.md, "Upload protocol"). */
+static char *
+upl_body(const struct upl_item *it, size_t *len)
+{
+	const char *path = it->run->path;
+	json_t *o = NULL;
+	char *b64, *text;
+	size_t n;
+
+	if (it->type == TRACE_REC_START) {
+		o = json_pack("{s:s, s:s}", "trace", path, "status", "start");
+	} else if (it->type == TRACE_REC_CHUNK) {
+		b64 = upl_base64(it->data, it->tr.data_len, &n);
+		if (b64 == NULL) {
+			return NULL;
+		}
+		o = json_pack("{s:s, s:I, s:s%}", "trace", path, "no",
+		              (json_int_t)it->tr.no, "field", b64, n);
+		free(b64);
+	} else {
+		o = json_pack("{s:s, s:s%, s:i, s:s}", "trace", path, "stderr",
+		              (const char *)it->data, (size_t)it->tr.data_len,
+		              "code", (int)it->tr.code, "status", "finished");
+	}
+	if (o == NULL) {
+		return NULL;
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (text != NULL) {
+		*len = strlen(text);
+	}
+	return text;
+}
+
+/* Frees the ring up to the first item not acknowledged. */
+static void
+upl_ring_release(struct upl_ring *ur)
+{
+	struct upl_item *it, *last = NULL;
+
+	while ((it = ur->head) != NULL && it->acked) {
+		ur->head = it->ring_next;
+		if (last != NULL) {
+			free(last);
+		}
+		last = it;
+	}
+	if (ur->head == NULL) {
+		ur->tail = NULL;
+	}
+	if (last != NULL) {
+		ring_release(ur->ring, &last->rec);
+		free(last);
+	}
+}
+
+static struct upl_run *
+upl_run_get(struct uploader *u, uint64_t run_id, unsigned slot,
+            const char *path, size_t path_len)
+{
+	struct upl_run *r;
+
+	for (r = u->runs; r != NULL; r = r->next) {
+		if (r->run_id == run_id) {
+			return r;
+		}
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		log_err("calloc(upl_run) failed: %s", strerror(errno));
+		return NULL;
+	}
+	r->u = u;
+	r->run_id = run_id;
+	r->slot = slot;
+	if (path_len >= sizeof(r->path)) {
+		path_len = sizeof(r->path) - 1;
+	}
+	memcpy(r->path, path, path_len);
+	ev_init(&r->retry, NULL);
+	r->next = u->runs;
+	u->runs = r;
+	return r;
+}
+
+static void
+upl_run_free(struct uploader *u, struct upl_run *r)
+{
+	struct upl_run **pp;
+
+	for (pp = &u->runs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	ev_timer_stop(u->w->loop, &r->retry);
+	free(r);
+}
+
+/* The platform took the run's head item. */
+static void
+upl_run_acked(struct upl_run *r)
+{
+	struct uploader *u = r->u;
+	struct upl_item *it = r->head;
+	struct runs_slot *s;
+
+	r->head = it->run_next;
+	if (r->head == NULL) {
+		r->tail = NULL;
+	}
+	it->acked = 1;
+	u->sent++;
+	s = runs_slot_of(u->w->runs, r->slot, r->run_id);
+	if (s != NULL) {
+		atomic_store(&s->acked, it->seq + 1);
+		if (it->type == TRACE_REC_CHUNK) {
+			atomic_store(&s->chunks_acked, it->tr.no + 1);
+		} else if (it->type == TRACE_REC_FINISHED) {
+			atomic_store(&s->uploaded, 1);
+		}
+	}
+	upl_ring_release(&u->rings[it->rec.ordinal >> 48]);
+	if (it->type == TRACE_REC_FINISHED && r->head == NULL) {
+		upl_run_free(u, r);
+		return;
+	}
+	upl_run_kick(r);
+}
+
+static void
+upl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	upl_run_kick(w->data);
+}
+
+static void
+upl_done(void *arg, long status, const char *err)
+{
+	struct upl_run *r = arg;
+	struct uploader *u = r->u;
+	double delay, cap = u->w->conf->uploader_backoff_max;
+
+	r->inflight = 0;
+	if (status >= 200 && status < 300) {
+		r->failures = 0;
+		upl_run_acked(r);
+		return;
+	}
+	u->failed++;
+	delay = UPL_BACKOFF_MIN *
+	        (double)(1u << (r->failures < 16 ? r->failures : 16));
+	if (delay > cap) {
+		delay = cap;
+	}
+	/* Jitter: runs that failed together do not retry together. */
+	delay *= 0.5 + 0.5 * ((double)random() / (double)RAND_MAX);
+	if (r->failures == 0 || (r->failures & 15) == 0) {
+		if (status != 0) {
+			log_warn("PUT /submit for %s: HTTP %ld, retrying",
+			         r->path, status);
+		} else {
+			log_warn("PUT /submit for %s failed: %s, retrying",
+			         r->path, err);
+		}
+	}
+	r->failures++;
+	ev_timer_init(&r->retry, upl_retry_cb, delay, 0.);
+	r->retry.data = r;
+	ev_timer_start(u->w->loop, &r->retry);
+}
+
+static void
+upl_run_kick(struct upl_run *r)
+{
+	struct upl_item *it = r->head;
+	char *body;
+	size_t len = 0;
+
+	if (it == NULL || r->inflight || ev_is_active(&r->retry)) {
+		return;
+	}
+	body = upl_body(it, &len);
+	if (body == NULL) {
+		log_err("building the body for %s failed: out of memory",
+		        r->path);
+		upl_done(r, 0, "out of memory");
+		return;
+	}
+	if (upl_http_put(r->u->http, body, len, upl_done, r) != 0) {
+		upl_done(r, 0, "could not queue the request");
+		return;
+	}
+	r->inflight = 1;
+}
+
+/* 1 when the platform acknowledged this record before (a restart). */
+static int
+upl_known(struct uploader *u, const struct upl_item *it, uint64_t run_id)
+{
+	struct runs_slot *s = runs_slot_of(u->w->runs, it->tr.slot, run_id);
+
+	if (s == NULL) {
+		return 1;
+	}
+	return it->seq < atomic_load(&s->acked);
+}
+
+static int
+upl_take(struct uploader *u, int i, const struct ring_rec *rec)
+{
+	struct upl_ring *ur = &u->rings[i];
+	const uint8_t *p;
+	struct upl_item *it;
+	struct msg m;
+
+	it = calloc(1, sizeof(*it));
+	if (it == NULL) {
+		log_err("calloc(upl_item) failed: %s", strerror(errno));
+		return -1;
+	}
+	it->rec = *rec;
+	/* The ring's index rides in the ordinal's top bits. */
+	it->rec.ordinal = (uint64_t)i << 48;
+	if (msg_parse(rec, &m) != 0 || m.len < sizeof(struct trace_rec)) {
+		it->acked = 1;
+		goto queue;
+	}
+	p = m.payload;
+	memcpy(&it->tr, p, sizeof(it->tr));
+	if (sizeof(it->tr) + it->tr.path_len + it->tr.data_len != m.len ||
+	    m.type < TRACE_REC_START || m.type > TRACE_REC_FINISHED) {
+		log_err("chunk/%d: malformed record dropped", i);
+		it->acked = 1;
+		goto queue;
+	}
+	it->type = m.type;
+	it->seq = trace_rec_seq(m.type, &it->tr);
+	it->data = p + sizeof(it->tr) + it->tr.path_len;
+	if (upl_known(u, it, m.corr)) {
+		it->acked = 1;
+		goto queue;
+	}
+	it->run =
+	    upl_run_get(u, m.corr, it->tr.slot,
+	                (const char *)p + sizeof(it->tr), it->tr.path_len);
+	if (it->run == NULL) {
+		free(it);
+		return -1;
+	}
+	if (it->run->tail != NULL) {
+		it->run->tail->run_next = it;
+	} else {
+		it->run->head = it;
+	}
+	it->run->tail = it;
+queue:
+	if (ur->tail != NULL) {
+		ur->tail->ring_next = it;
+	} else {
+		ur->head = it;
+	}
+	ur->tail = it;
+	if (it->run != NULL) {
+		upl_run_kick(it->run);
+	}
+	return 0;
+}
+
+static void
+upl_consume(struct uploader *u, int i)
+{
+	struct upl_ring *ur = &u->rings[i];
+	struct ring_rec rec;
+
+	for (;;) {
+		if (ring_peek(ur->ring, &rec) != 0) {
+			if (ring_consumer_prepare_wait(ur->ring) == 1) {
+				break;
+			}
+			continue;
+		}
+		if (upl_take(u, i, &rec) != 0) {
+			break;
+		}
+	}
+	upl_ring_release(ur);
+}
+
+static void
+upl_data_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct upl_ring *ur = w->data;
+
+	ring_consumer_woken(ur->ring);
+	upl_consume(ur->u, (int)(ur - ur->u->rings));
+}
 
 int
 uploader_main(struct worker *w)
 {
-	if (worker_drop_privileges(w) == -1)
+	static struct uploader u;
+
+	memset(&u, 0, sizeof(u));
+	u.w = w;
+	if (w->runs == NULL) {
+		log_err("uploader: no run table");
 		return WORKER_EXIT_PERMANENT;
+	}
+	u.http = upl_http_new(w->loop, w->conf);
+	if (u.http == NULL) {
+		return 1;
+	}
+	if (worker_drop_privileges(w) == -1) {
+		upl_http_free(u.http);
+		return WORKER_EXIT_PERMANENT;
+	}
+	srandom((unsigned)getpid());
+	for (int i = 0; i < w->conf->trace_workers && i < SHM_MAX_TRACE; i++) {
+		struct upl_ring *ur = &u.rings[i];
+
+		ur->ring = shm_segment_ring(w->shm, SHM_RING_CHUNK, i);
+		if (ur->ring == NULL) {
+			break;
+		}
+		ur->u = &u;
+		ev_io_init(&ur->data_w, upl_data_cb, ring_data_fd(ur->ring),
+		           EV_READ);
+		ur->data_w.data = ur;
+		ev_io_start(w->loop, &ur->data_w);
+		u.nrings = i + 1;
+	}
 	worker_ready(w);
+	for (int i = 0; i < u.nrings; i++) {
+		upl_consume(&u, i);
+	}
 	ev_run(w->loop, 0);
-	log_info("stopped");
+	log_info("stopped: %llu records delivered, %llu attempts failed",
+	         (unsigned long long)u.sent, (unsigned long long)u.failed);
+	while (u.runs != NULL) {
+		upl_run_free(&u, u.runs);
+	}
+	for (int i = 0; i < u.nrings; i++) {
+		struct upl_item *it, *next;
+
+		for (it = u.rings[i].head; it != NULL; it = next) {
+			next = it->ring_next;
+			free(it);
+		}
+	}
+	upl_http_free(u.http);
 	return 0;
 }
