@@ -13,6 +13,9 @@
  *   {"cmd": "stop"}                  -> {"ok": true}, then probed stops
  *   {"cmd": "version"}               -> {"ok": true, "version", "commit"}
  *   {"cmd": "rings"}                 -> {"ok": true, "rings": [...]}
+ *   {"cmd": "stats", "arg": NAME}    -> {"ok": true, "stats": {"process",
+ *                                        "metrics": [...]}}  NAME default
+ *                                        "supervisor"
  * Any failure is {"ok": false, "error": "<text>"}. A line longer than
  * CONTROL_LINE_MAX gets an error as soon as the limit is reached; the rest
  * of it is read and dropped up to its newline, and the connection goes on.
@@ -139,6 +142,8 @@ control_dispatch(struct super *s, json_t *req, bool *stop)
 	}
 	if (strcmp(cmd, "rings") == 0)
 		return control_rings(s);
+	if (strcmp(cmd, "stats") == 0)
+		return superstats_json(s, arg != NULL ? arg : "supervisor");
 	return control_error("unknown command \"%.64s\"", cmd);
 }
 

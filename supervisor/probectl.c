@@ -34,6 +34,7 @@ usage(FILE *f)
 	    "  stop            stop probed\n"
 	    "  version         probed's version\n"
 	    "  rings           the shared-memory rings and their figures\n"
+	    "  stats [NAME]    a process's stats page (default supervisor)\n"
 	    "\n"
 	    "  -s, --socket PATH  control socket (default $PROBED_SOCKET or "
 	    "%s)\n"
@@ -204,12 +205,47 @@ probectl_print_rings(json_t *ans)
 }
 
 static void
+probectl_print_stats(json_t *ans)
+{
+	json_t *metrics = json_object_get(json_object_get(ans, "stats"),
+	    "metrics");
+	json_t *m;
+	size_t i;
+
+	printf("%-28s %-9s %14s  %s\n", "METRIC", "TYPE", "VALUE", "UNIT");
+	json_array_foreach(metrics, i, m) {
+		const char *type = json_string_value(json_object_get(m, "type"));
+		const char *unit = json_string_value(json_object_get(m, "unit"));
+		const char *name = json_string_value(json_object_get(m, "name"));
+
+		if (type != NULL && strcmp(type, "histogram") == 0) {
+			printf("%-28s %-9s %14lld  %s (count; p50 %lld, p99 "
+			       "%lld, max %lld)\n", name, type,
+			    (long long)json_integer_value(json_object_get(m,
+				"count")), unit,
+			    (long long)json_integer_value(json_object_get(m,
+				"p50")),
+			    (long long)json_integer_value(json_object_get(m,
+				"p99")),
+			    (long long)json_integer_value(json_object_get(m,
+				"max")));
+			continue;
+		}
+		printf("%-28s %-9s %14lld  %s\n", name, type,
+		    (long long)json_integer_value(json_object_get(m, "value")),
+		    unit);
+	}
+}
+
+static void
 probectl_print(const char *cmd, json_t *ans)
 {
 	if (strcmp(cmd, "status") == 0)
 		probectl_print_status(ans);
 	else if (strcmp(cmd, "rings") == 0)
 		probectl_print_rings(ans);
+	else if (strcmp(cmd, "stats") == 0)
+		probectl_print_stats(ans);
 	else if (strcmp(cmd, "version") == 0)
 		printf("probed %s (%s)\n",
 		       json_string_value(json_object_get(ans, "version")),

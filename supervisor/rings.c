@@ -30,6 +30,7 @@ super_shm_create(struct super *s)
 	/* The run table: its own mapping, inherited by every worker. */
 	if (runs_create((unsigned)s->conf->trace_max_running) == NULL)
 		return -1;
+	superstats_init(s);
 	log_info("shared segment: %zu bytes, %u rings", s->shm->size,
 	    s->shm->n_rings);
 	return 0;

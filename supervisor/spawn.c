@@ -162,6 +162,7 @@ spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	}
 	log_warn("%s (pid %d) died: %s", p->name, (int)w->rpid, p->last_exit);
+	superstats_crash(s, p);
 	policy_event(s, p, POLICY_CRASH);
 }
 
@@ -239,8 +240,10 @@ spawn_start(struct super *s, struct proc *p)
 	close(readyp[1]);
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	fcntl(readyp[0], F_SETFL, O_NONBLOCK);
-	if (p->started != 0.)
+	if (p->started != 0.) {
 		p->restarts++;
+		superstats_restart(s);
+	}
 	p->pid = pid;
 	p->started = ev_now(s->loop);
 	p->kill_sent = false;

@@ -150,6 +150,7 @@ super_proc_changed(struct super *s, struct proc *p)
 {
 	bool all = true;
 
+	superstats_changed(s, p);
 	if (s->stopping) {
 		super_stop_step(s);
 		return;

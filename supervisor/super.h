@@ -34,6 +34,11 @@ struct super {
 	ev_io ctl_w;
 	ev_signal sig_w[4];
 	ev_timer watchdog_w;
+
+	/* superstats.c: ids in the supervisor's stats page, -1 if none */
+	struct stats_page *stats;
+	int st_crashes, st_restarts, st_recovery;
+	int st_running, st_degraded, st_failed;
 };
 
 enum policy_event {
@@ -65,6 +70,11 @@ json_t *super_status_json(struct super *s);
 struct proc *super_find(struct super *s, const char *name);
 
 int super_shm_create(struct super *s);
+void superstats_init(struct super *s);
+void superstats_crash(struct super *s, struct proc *p);
+void superstats_restart(struct super *s);
+void superstats_changed(struct super *s, struct proc *p);
+json_t *superstats_json(struct super *s, const char *name);
 json_t *control_rings(struct super *s);
 
 int control_open(struct super *s);

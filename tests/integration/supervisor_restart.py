@@ -29,6 +29,19 @@ def main():
         p.start()
         for name in ("api", "db", "trace/0", "trace/1", "uploader"):
             kill_and_wait_back(p, name)
+        # The supervisor counted each crash and timed each recovery.
+        st = p.ctl("stats", "supervisor")["stats"]
+        m = {x["name"]: x for x in st["metrics"]}
+        assert m["worker_crashes"]["value"] == 5, m
+        assert m["worker_restarts"]["value"] == 5, m
+        rec = m["worker_recovery_time"]
+        assert rec["count"] == 5 and 0 < rec["p50"] <= rec["max"], rec
+        assert m["workers_running"]["value"] == 5, m
+        out = p.probectl("stats")
+        assert out.returncode == 0 and "worker_recovery_time" in out.stdout
+        out = p.probectl("stats", "nosuch")
+        assert out.returncode == 1 and "no stats page" in out.stderr, out
+
         # The api worker is back and serving, not only running.
         status, body, _ = p.http("/version")
         assert status == 200, (status, body)
