@@ -308,15 +308,41 @@ ring_zero(struct ring *r, uint64_t from, uint64_t to)
 	}
 }
 
+/* Records (not padding, not discards) in [from, to): for records_out. */
+static uint64_t
+ring_count_records(struct ring *r, uint64_t from, uint64_t to)
+{
+	uint64_t n = 0, h;
+
+	while (from < to) {
+		h = atomic_load_explicit(ring_hdr(r, from),
+		                         memory_order_relaxed);
+		if (!(h & (RING_HDR_DISCARD | RING_HDR_PAD))) {
+			n++;
+		}
+		from += ring_total(h & RING_HDR_LEN_MASK);
+	}
+	return n;
+}
+
 static void
-ring_release_to(struct ring *r, uint64_t to, uint64_t count)
+ring_release_to(struct ring *r, uint64_t to)
 {
 	struct ring_ctl *c = r->ctl;
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_relaxed);
+	uint64_t count;
 
 	if (to <= tail) {
 		return;
 	}
+	if (to > r->read_pos) {
+		log_err("ring_release: position %llu was never peeked (cursor "
+		        "at %llu)",
+		        (unsigned long long)to,
+		        (unsigned long long)r->read_pos);
+		return;
+	}
+	count = ring_count_records(r, tail, to);
 	if (r->mp) {
 		/* R5: announce, then zero, then free. */
 		atomic_store_explicit(&c->clear_to, to, memory_order_relaxed);
@@ -345,7 +371,7 @@ ring_consumer_resume(struct ring *r)
 	}
 	r->read_pos = tail;
 	r->read_count = 0;
-	r->release_count = 0;
+	r->last_end = tail;
 	r->cached_head = atomic_load_explicit(&c->head, memory_order_acquire);
 }
 
@@ -398,14 +424,16 @@ ring_peek(struct ring *r, struct ring_rec *rec)
 		}
 		/* Nothing held: free skipped space now, so a ring full of
 		 * padding or discards never blocks the producer. */
-		if (r->read_count == r->release_count) {
-			ring_release_to(r, r->read_pos, 0);
+		if (r->last_end <=
+		    atomic_load_explicit(&r->ctl->tail, memory_order_relaxed)) {
+			ring_release_to(r, r->read_pos);
 		}
 	}
 	rec->data = r->data + (pos & r->mask) + RING_HDR_SIZE;
 	rec->len = (uint32_t)(h & RING_HDR_LEN_MASK);
 	rec->end = pos + total;
 	rec->ordinal = r->read_count++;
+	r->last_end = rec->end;
 	return 0;
 }
 
@@ -423,25 +451,17 @@ ring_peek_batch(struct ring *r, struct ring_rec *recs, size_t max)
 void
 ring_release(struct ring *r, const struct ring_rec *rec)
 {
-	uint64_t to = rec->end, count;
+	uint64_t to = rec->end;
 
-	if (rec->ordinal < r->release_count) {
-		return;
-	}
 	/* The last record peeked: also free discards skipped after it. */
-	if (rec->ordinal + 1 == r->read_count) {
+	if (to == r->last_end) {
 		to = r->read_pos;
 	}
-	count = rec->ordinal + 1 - r->release_count;
-	r->release_count = rec->ordinal + 1;
-	ring_release_to(r, to, count);
+	ring_release_to(r, to);
 }
 
 void
 ring_release_all(struct ring *r)
 {
-	uint64_t count = r->read_count - r->release_count;
-
-	r->release_count = r->read_count;
-	ring_release_to(r, r->read_pos, count);
+	ring_release_to(r, r->read_pos);
 }

@@ -111,9 +111,9 @@ struct ring {
 
 	/* Consumer-local. */
 	uint64_t cached_head;
-	uint64_t read_pos;      /* next record to peek */
-	uint64_t read_count;    /* records peeked since resume */
-	uint64_t release_count; /* records released since resume */
+	uint64_t read_pos;   /* next record to peek */
+	uint64_t read_count; /* records peeked since resume */
+	uint64_t last_end;   /* end of the last record peeked */
 };
 
 /* One record handed to the consumer. */
@@ -121,7 +121,8 @@ struct ring_rec {
 	const void *data;
 	uint32_t len;
 	uint64_t end;     /* position after it: what releasing it frees to */
-	uint64_t ordinal; /* consumer-local count, for records_out */
+	uint64_t ordinal; /* records peeked before it since resume; the ring
+	                   * never reads it back, callers may reuse it */
 };
 
 /* Bytes a ring with a data area of size bytes needs in the segment. */

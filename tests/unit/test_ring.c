@@ -337,6 +337,31 @@ test_ring_release_all_frees_trailing_discards(void **state)
 }
 
 static void
+test_ring_release_ignores_a_reused_ordinal(void **state)
+{
+	struct fixture *f = fixture_new(4096, 0);
+	struct ring_rec recs[3];
+
+	for (uint32_t i = 0; i < 3; i++) {
+		put(&f->prod, 20, i);
+	}
+	assert_int_equal(ring_peek_batch(&f->cons, recs, 3), 3);
+	/* Callers may keep their own data in ordinal (the uploader does). */
+	for (int i = 0; i < 3; i++) {
+		recs[i].ordinal = 7ull << 48;
+	}
+	ring_release(&f->cons, &recs[0]);
+	assert_int_equal(f->ctl->records_out, 1);
+	ring_release(&f->cons, &recs[2]);
+	assert_int_equal(f->ctl->records_out, 3);
+	/* Releasing an older record again changes nothing. */
+	ring_release(&f->cons, &recs[1]);
+	assert_int_equal(f->ctl->records_out, 3);
+	assert_int_equal(ring_used(&f->prod), 0);
+	fixture_free(f);
+}
+
+static void
 test_ring_repair_discards_dead_producer_records(void **state)
 {
 	struct fixture *f = fixture_new(4096, 0);
@@ -502,6 +527,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_ring_held_records_are_redelivered_to_a_new_consumer),
 	    cmocka_unit_test(test_ring_release_all_frees_trailing_discards),
+	    cmocka_unit_test(test_ring_release_ignores_a_reused_ordinal),
 	    cmocka_unit_test(test_ring_repair_discards_dead_producer_records),
 	    cmocka_unit_test(test_ring_repair_fills_unwritten_mp_claims),
 	    cmocka_unit_test(test_ring_resume_finishes_half_done_mp_release),
