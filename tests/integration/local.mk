@@ -20,3 +20,8 @@ EXTRA_DIST += tests/integration/api_lambda.py tests/integration/api_fd1.py \
 # the db worker inside probed: migrations once, outage 503 and recovery, newer schema refused
 TESTS += tests/integration/db_ops.py
 EXTRA_DIST += tests/integration/db_ops.py
+# trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
+# Real bpftrace through probed to tests/support/fake_platform.py.
+TESTS += tests/integration/trace_probed.py
+EXTRA_DIST += tests/integration/trace_probed.py tests/integration/trace_common.py
+# trace issue: end
