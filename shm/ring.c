@@ -127,11 +127,15 @@ ring_signal(int fd, _Atomic uint32_t *flag, _Atomic uint64_t *count, int shared)
 	if (atomic_load_explicit(flag, memory_order_relaxed) == 0) {
 		return;
 	}
-	if (atomic_exchange_explicit(flag, 0, memory_order_relaxed) == 0) {
+	uint32_t n = atomic_exchange_explicit(flag, 0, memory_order_relaxed);
+
+	if (n == 0) {
 		return;
 	}
 	ring_count(shared, count, 1);
-	if (fd >= 0 && eventfd_write(fd, 1) < 0) {
+	/* n sleepers registered (MP producers count themselves in): one
+	 * token each on a semaphore eventfd. */
+	if (fd >= 0 && eventfd_write(fd, n) < 0) {
 		log_err("eventfd_write(%d) failed: %s", fd, strerror(errno));
 	}
 }

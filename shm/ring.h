@@ -44,6 +44,8 @@
  * memory and sleeps on an eventfd (watch ring_data_fd / ring_space_fd with
  * libev, or use the blocking ring_wait_*). The other side writes the eventfd
  * only when it sees the flag, so no syscall is made while both are awake.
+ * Eventfds are non-blocking; an MP ring's space eventfd is a semaphore
+ * (EFD_SEMAPHORE) so each sleeping producer gets its own token.
  */
 #ifndef PROBED_SHM_RING_H
 #define PROBED_SHM_RING_H

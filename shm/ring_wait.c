@@ -1,8 +1,14 @@
 /*
  * Rings: sleeping and waking (rule R3 in ring.c). A side spins for a
  * moment, then publishes its waiting flag, rechecks, and sleeps on its
- * eventfd. An MP ring's producers share one flag: a producer never clears
- * it (another may still sleep); the consumer clears it when it wakes them.
+ * eventfd.
+ *
+ * An MP ring's producers may sleep several at a time, so there the flag is
+ * a count: each producer about to sleep adds itself, and the consumer takes
+ * the count and writes that many tokens on the space eventfd, which is a
+ * semaphore (EFD_SEMAPHORE: a read takes one token). A producer never
+ * takes its registration back (that could remove another's); a token
+ * nobody needed only causes one spurious wake-up and recheck.
  */
 #include "config.h"
 
@@ -76,8 +82,13 @@ ring_consumer_woken(struct ring *r)
 int
 ring_producer_prepare_wait(struct ring *r, uint32_t len)
 {
-	atomic_store_explicit(&r->ctl->producer_waiting, 1,
-	                      memory_order_relaxed);
+	if (r->mp) {
+		atomic_fetch_add_explicit(&r->ctl->producer_waiting, 1,
+		                          memory_order_relaxed);
+	} else {
+		atomic_store_explicit(&r->ctl->producer_waiting, 1,
+		                      memory_order_relaxed);
+	}
 	/* R3 */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (ring_has_space(r, len)) {

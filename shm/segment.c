@@ -158,7 +158,11 @@ shm_segment_handles(struct shm_segment *seg, int make_fds)
 
 		if (make_fds) {
 			dfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-			sfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			/* MP producers take one wake-up token each. */
+			sfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC |
+			                     ((h->rings[i].flags & RING_MP)
+			                          ? EFD_SEMAPHORE
+			                          : 0));
 			if (dfd < 0 || sfd < 0) {
 				log_err("eventfd(ring %s) failed: %s",
 				        h->rings[i].name, strerror(errno));

@@ -41,7 +41,8 @@ fixture_new(uint64_t size, uint32_t flags)
 	assert_true(f->ctl != MAP_FAILED);
 	assert_int_equal(ring_init(f->ctl, size, flags), 0);
 	f->data_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	f->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	f->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC |
+	                             ((flags & RING_MP) ? EFD_SEMAPHORE : 0));
 	assert_true(f->data_fd >= 0 && f->space_fd >= 0);
 	assert_int_equal(ring_attach(&f->prod, f->ctl, f->data_fd, f->space_fd),
 	                 0);
@@ -457,6 +458,32 @@ test_ring_wakeup_only_when_flagged(void **state)
 }
 
 static void
+test_ring_mp_wakes_every_sleeping_producer(void **state)
+{
+	struct fixture *f = fixture_new(4096, RING_MP);
+	struct ring_rec rec;
+	eventfd_t v;
+
+	for (uint32_t i = 0; i < 64; i++) {
+		put(&f->prod, 56, i);
+	}
+	/* Three producer threads go to sleep on the full ring. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(ring_producer_prepare_wait(&f->prod, 8), 1);
+	}
+	assert_int_equal(ring_peek(&f->cons, &rec), 0);
+	ring_release(&f->cons, &rec);
+	/* One token each: none of them is left to the 100 ms poll cap. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(eventfd_read(f->space_fd, &v), 0);
+		assert_int_equal(v, 1);
+	}
+	assert_int_equal(eventfd_read(f->space_fd, &v), -1);
+	assert_int_equal(f->ctl->producer_waiting, 0);
+	fixture_free(f);
+}
+
+static void
 test_ring_wait_times_out(void **state)
 {
 	struct fixture *f = fixture_new(4096, 0);
@@ -532,6 +559,7 @@ main(void)
 	    cmocka_unit_test(test_ring_repair_fills_unwritten_mp_claims),
 	    cmocka_unit_test(test_ring_resume_finishes_half_done_mp_release),
 	    cmocka_unit_test(test_ring_wakeup_only_when_flagged),
+	    cmocka_unit_test(test_ring_mp_wakes_every_sleeping_producer),
 	    cmocka_unit_test(test_ring_wait_times_out),
 	    cmocka_unit_test(test_msg_roundtrip),
 	    cmocka_unit_test(test_msg_rejects_oversize_and_malformed),

@@ -148,7 +148,8 @@ run(uint32_t producers, uint32_t flags, uint64_t per_producer)
 	assert_true(sh.ctl != MAP_FAILED);
 	assert_int_equal(ring_init(sh.ctl, 8192, flags), 0);
 	sh.data_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	sh.space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	sh.space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC |
+	                             ((flags & RING_MP) ? EFD_SEMAPHORE : 0));
 	assert_int_equal(ring_attach(&mp, sh.ctl, sh.data_fd, sh.space_fd), 0);
 	for (uint32_t i = 0; i < producers; i++) {
 		args[i] = (struct producer_arg){
