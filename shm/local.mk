@@ -50,4 +50,5 @@ libprobed_a_SOURCES += shm/runs.c shm/runs.h
 
 # Model check of the wake-up protocol (spin; skipped when not installed).
 TESTS += tests/model/ring_wakeup.sh
-EXTRA_DIST += tests/model/ring_wakeup.sh tests/model/ring_wakeup.pml
+EXTRA_DIST += tests/model/ring_wakeup.sh tests/model/ring_wakeup.pml \
+	tests/model/ring_wakeup_mp.pml
