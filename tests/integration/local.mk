@@ -24,4 +24,7 @@ EXTRA_DIST += tests/integration/db_ops.py
 # Real bpftrace through probed to tests/support/fake_platform.py.
 TESTS += tests/integration/trace_probed.py
 EXTRA_DIST += tests/integration/trace_probed.py tests/integration/trace_common.py
+# Platform 500/hang/refuse/down, uploader and trace worker SIGKILLed, stap stand-in.
+TESTS += tests/integration/trace_faults.py
+EXTRA_DIST += tests/integration/trace_faults.py
 # trace issue: end
