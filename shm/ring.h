@@ -25,10 +25,11 @@
  * head; ring_commit clears BUSY; ring_discard sets DISCARD. A ring created
  * with RING_MP takes producers from several threads: they claim space with
  * a CAS on the head and write the header after the CAS. For that the
- * consumer clears released bytes to zero (see "Zeroing" in ring.c), so a
+ * consumer clears released bytes to zero (rule R5 in ring.c), so a
  * header word that is still 0 means "claimed, not yet written".
  *
- * Consumers. One consumer process per ring. ring_peek hands out records
+ * Consumers. One consumer process per ring, and one thread in it at a time
+ * (the handle holds the cursor, unlocked). ring_peek hands out records
  * from a cursor local to the process and does not free them; ring_release
  * frees every record up to one given (in order). The tail lives in shared
  * memory, so a restarted consumer resumes at the first record not released.
