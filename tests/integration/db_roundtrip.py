@@ -200,6 +200,10 @@ def main():
         h = Harness(pg)
         try:
             wait_ping(h)
+            # database.poolsize connections (the harness asks for 4).
+            wait_for("4 connections", lambda: pg.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "application_name = 'probed'") == "4")
             test_templates(h)
             test_runs(h)
             test_latency(h)

@@ -72,6 +72,47 @@ rt_conf(void)
 	conf.db.poolsize = atoi(rt_env("PROBED_DB_POOLSIZE", "4"));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RT_LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RT_LEAK_CHECK 1
+#endif
+#endif
+
+#ifdef RT_LEAK_CHECK
+static void
+rt_term_cb(struct ev_loop *loop, ev_signal *sw, int revents)
+{
+	struct worker *w = sw->data;
+
+	w->on_stop(w);
+}
+
+/*
+ * worker_run() ends with _exit(), which LeakSanitizer never sees. Under
+ * the sanitizers the child does what worker_run does for the db worker
+ * and ends with exit(), so that a leak in the db worker fails the test.
+ */
+static void
+rt_worker_run(struct worker *w, int ready_fd)
+{
+	static ev_signal term;
+
+	log_init(NULL, conf.log_level);
+	w->ready_fd = ready_fd;
+	w->loop = ev_default_loop(EVFLAG_AUTO);
+	ev_signal_init(&term, rt_term_cb, SIGTERM);
+	term.data = w;
+	ev_signal_start(w->loop, &term);
+	ev_unref(w->loop);
+	if (shm_segment_attach(w->shm, w->shm_id) != 0) {
+		_exit(WORKER_EXIT_PERMANENT);
+	}
+	exit(db_main(w));
+}
+#endif
+
 /* As spawn_start: fork, worker_run in the child, wait for "ready". */
 static void
 rt_spawn_db(void)
@@ -94,7 +135,11 @@ rt_spawn_db(void)
 		w.conf = &conf;
 		w.shm = seg;
 		w.shm_id = SHM_PROC_DB;
+#ifdef RT_LEAK_CHECK
+		rt_worker_run(&w, p[1]);
+#else
 		worker_run(&w, db_main, p[1]);
+#endif
 	}
 	close(p[1]);
 	if (read(p[0], buf, sizeof(buf)) <= 0) {
