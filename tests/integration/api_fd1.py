@@ -14,14 +14,16 @@ def debug_header(a):
     return json.loads(a.headers["X-Debug-RD"])
 
 
-def check_time(t, query):
+def check_time(t, query, rows=True):
     assert t["total"] >= t["dispatch"] >= 0, t
     assert t["total"] < 5, t
     if query:
-        assert t["queryopen"] > 0 and t["queryrowbuild"] >= 0, t
+        assert t["queryopen"] > 0, t
         assert t["queryopen"] <= t["total"], t
     else:
         assert "queryopen" not in t, t
+    # Only the parts that apply: "deleted" is not built from rows.
+    assert ("queryrowbuild" in t) == rows, t
     # Microsecond resolution, printed without binary noise.
     for v in t.values():
         assert round(v, 6) == v, t
@@ -54,8 +56,9 @@ def test_rd_on_endpoints(api):
     no = j["traceNo"]
     pr = j["debug_rd"]["production_ready"]
     assert pr["ready"] == "partial" and pr["failcount"] == 0, pr
-    fields = sorted(f["field"] for f in pr["findings"])
-    assert "funtions" in fields and "bad" in fields, pr
+    fields = [f["field"] for f in pr["findings"]]
+    assert "funtions" in fields, pr
+    assert any('"bad"' in f["message"] for f in pr["findings"]), pr
     assert pr["warncount"] == len(pr["findings"]), pr
     check_time(j["debug_rd"]["time"], query=True)
     items = expect(api.request("GET", "/traces"), 200).json()
@@ -76,7 +79,7 @@ def test_rd_on_endpoints(api):
     a = expect(api.request("POST", "/trace/remove?rd=time",
                            body={"removeType": "BPF", "removeId": no}), 200)
     assert a.data == b"deleted"
-    check_time(debug_header(a)["time"], query=True)
+    check_time(debug_header(a)["time"], query=True, rows=False)
     a = expect(api.request("POST", "/trace/remove",
                            body={"removeType": "BPF", "removeId": no,
                                  "rd": "time, production_ready"}), 404)

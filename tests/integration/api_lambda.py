@@ -106,7 +106,7 @@ def test_templates(api):
     cases = [
         ({"functions": ["main"], "traceType": "BPF"}, ["process"]),
         (dict(bpf, process="/no/such/executable"), ["process"]),
-        (dict(bpf, process="/etc/hostname"), ["process"]),
+        (dict(bpf, process="/etc/passwd"), ["process"]),
         (dict(bpf, traceType="DTRACE"), ["traceType"]),
         (dict(bpf, functions=["x; system()"]), ["functions"]),
         ({"process": exe, "traceType": "BPF"}, ["functions"]),
