@@ -232,6 +232,7 @@ upl_run_acked(struct upl_run *r)
 	struct uploader *u = r->u;
 	struct upl_item *it = r->head;
 	struct runs_slot *s;
+	int finished;
 
 	r->head = it->run_next;
 	if (r->head == NULL) {
@@ -248,8 +249,10 @@ upl_run_acked(struct upl_run *r)
 			atomic_store(&s->uploaded, 1);
 		}
 	}
+	/* Releasing may free it: nothing of it is read after. */
+	finished = it->type == TRACE_REC_FINISHED;
 	upl_ring_release(&u->rings[it->rec.ordinal >> 48]);
-	if (it->type == TRACE_REC_FINISHED && r->head == NULL) {
+	if (finished && r->head == NULL) {
 		upl_run_free(u, r);
 		return;
 	}
