@@ -11,18 +11,37 @@
  *       {"status": HTTP-like code, "result": ..., "error": "text",
  *        "db_us": microseconds the db worker spent, PostgreSQL included}
  *
- * Ops (the db worker owns the SQL, always parameterised, sql/queries.h):
- *   template.list    {}                         -> [TraceInfo+traceNo...]
- *   template.put     {"traceType", template}    -> {"traceNo","traceType"}
- *   template.get     {"traceType","traceNo"}    -> template | 404
- *   template.remove  {"traceType","traceNo"}    -> {} | 404
- *   run.insert       {run fields}               -> {"id"}
- *   run.update       {"path", fields...}        -> {}
- *   run.get          {"path"}                   -> run | 404
- *   ping             {}                         -> {}   (is PostgreSQL up?)
- * status 503 with error "database unavailable" when the db worker has no
- * connection; dbclient_call itself answers 503 when no answer comes within
- * the timeout (a db worker that is restarting).
+ * Ops (the db worker owns the SQL, always parameterised, sql/queries.h;
+ * workers/db_ops.c). T is "BPF" or "STAP" (or a one-element array of
+ * one); a template is what template_validate() returns.
+ *   ping             {}                      -> {}  (is PostgreSQL up?)
+ *   template.list    {}                      -> [{"traceNo", "info":
+ *                                               template}...] by type, id
+ *   template.put     template (traceType inside), or {"template": it}
+ *                                            -> {"traceNo", "traceType"}
+ *   template.get     {"traceType": T, "traceNo"}  -> template | 404
+ *   template.remove  {"traceType": T, "traceNo"}  -> {} | 404
+ *   run.insert       {"traceType": T, "traceNo", "path", "node"?,
+ *                     "worker", "lasting", "info": template}
+ *                                            -> {"id", "startedAt"};
+ *                                               409 for a path in use
+ *   run.update       {"path", "state"?, "exitCode"?, "bytes"?, "chunks"?}
+ *                    state "running": started; "finished" | "killed" |
+ *                    "failed": ended (exitCode, bytes, chunks); no state:
+ *                    progress (bytes, chunks)  -> {} | 404 (no such run,
+ *                                               or already in that state)
+ *   run.get          {"path"}                -> run | 404
+ *   run.list         {"node"?: N or null}    -> [run...] not yet ended
+ * A run is {"id", "traceType", "traceNo", "path", "node", "worker",
+ * "lasting", "info", "startedAt", "endedAt", "exitCode", "bytes",
+ * "chunks", "state"} (times as PostgreSQL's timestamptz text).
+ *
+ * Statuses: 400 bad arguments (also a value PostgreSQL refuses), 404,
+ * 409, 500; 503 "database unavailable" at once when the db worker has no
+ * connection, or with the reason when it refused the database (a schema
+ * newer than this probed); dbclient_call itself answers 503 when no
+ * answer comes within the timeout (a db worker that is restarting) or the
+ * request ring stays full for 100 ms.
  *
  * A late answer to a request that already timed out is dropped by corr.
  */
