@@ -109,4 +109,15 @@ def db_ready(api):
 
 
 __all__ = ["Api", "PgFixture", "Probed", "UUID", "SECRET", "mkauth",
-           "executable", "expect", "start", "db_ready", "wait_for"]
+           "executable", "expect", "start", "db_ready", "wait_for",
+           "assert_api_log_clean"]
+
+
+def assert_api_log_clean(p):
+    """Under --enable-sanitizers, the api worker reported nothing (its
+    stderr, LeakSanitizer's report at exit included, goes to the log)."""
+    bad = [line for line in p.logtext().splitlines()
+           if "[api]" in line and ("Sanitizer" in line or
+                                   "runtime error" in line)]
+    assert not bad, "\n".join(bad[:20])
+    assert "api stopped (exit 0)" in p.logtext()

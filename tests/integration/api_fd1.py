@@ -6,8 +6,8 @@ action."""
 import json
 import sys
 
-from api_common import (Api, PgFixture, db_ready, executable, expect,
-                        mkauth, start)
+from api_common import (Api, assert_api_log_clean, PgFixture, db_ready,
+                        executable, expect, mkauth, start)
 
 
 def debug_header(a):
@@ -177,6 +177,7 @@ def main():
             test_envelope(api)
             api.close()
             assert p.stop() == 0
+            assert_api_log_clean(p)
     print("ok")
     return 0
 

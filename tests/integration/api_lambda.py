@@ -9,8 +9,8 @@ import re
 import statistics
 import sys
 
-from api_common import (Api, PgFixture, UUID, db_ready, executable, expect,
-                        mkauth, start, wait_for)
+from api_common import (Api, assert_api_log_clean, PgFixture, UUID, db_ready,
+                        executable, expect, mkauth, start, wait_for)
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -191,6 +191,7 @@ def main():
             test_outage(p, pg, api)
             api.close()
             assert p.stop() == 0
+            assert_api_log_clean(p)
     print("ok")
     return 0
 
