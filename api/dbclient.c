@@ -203,13 +203,19 @@ dbclient_late(struct dbclient *c)
 }
 
 char *
-dbclient_frame(const char *op, json_t *args)
+dbclient_frame(const char *op, json_t *args, int64_t deadline_us)
 {
 	json_t *req;
 	char *text;
 
 	req = json_pack("{s:s, s:o}", "op", op, "args",
 	                args != NULL ? json_incref(args) : json_object());
+	if (req != NULL && deadline_us > 0 &&
+	    json_object_set_new(req, "deadline",
+	                        json_integer((json_int_t)deadline_us)) == -1) {
+		json_decref(req);
+		req = NULL;
+	}
 	if (req == NULL) {
 		log_err("json_pack(db request %s) failed", op);
 		return NULL;
@@ -313,7 +319,8 @@ dbclient_call(struct dbclient *c, const char *op, json_t *args, json_t **result,
 	if (timeout_ms <= 0) {
 		timeout_ms = DBCLIENT_TIMEOUT_MS;
 	}
-	text = dbclient_frame(op, args);
+	text =
+	    dbclient_frame(op, args, (int64_t)((t0 + timeout_ms / 1e3) * 1e6));
 	if (text == NULL) {
 		*result = dbclient_message("out of memory");
 		return 500;

@@ -5,7 +5,11 @@
  * Wire (one message per ring record, framing in shm/msg.h):
  *   request ring (api -> db, multi-producer: civetweb threads send)
  *     type DBMSG_QUERY, corr = a fresh id, payload = compact JSON
- *       {"op": OP, "args": {...}}
+ *       {"op": OP, "args": {...}, "deadline": US}
+ *     deadline: CLOCK_MONOTONIC (one clock for every process of the
+ *     host) in microseconds, when the caller stops waiting. The db worker
+ *     answers a request it takes after that 503 without running it: the
+ *     caller was told 503 already, so a template.put must not happen.
  *   response ring (db -> api, one consumer: the api worker's libev loop)
  *     type DBMSG_RESULT, corr = the request's, payload = compact JSON
  *       {"status": HTTP-like code, "result": ..., "error": "text",
@@ -82,9 +86,10 @@ int dbclient_call(struct dbclient *c, const char *op, json_t *args,
  * worker, where dbclient_call answers 503. */
 struct dbclient *api_dbclient(void);
 
-/* The request payload {"op": op, "args": args or {}}, compact; free() it.
- * NULL when memory runs out (logged). */
-char *dbclient_frame(const char *op, json_t *args);
+/* The request payload {"op": op, "args": args or {}, "deadline":
+ * deadline_us (left out when 0)}, compact; free() it. NULL when memory
+ * runs out (logged). */
+char *dbclient_frame(const char *op, json_t *args, int64_t deadline_us);
 
 /* Answers dropped because their call had timed out already. */
 uint64_t dbclient_late(struct dbclient *c);

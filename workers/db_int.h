@@ -29,7 +29,8 @@ struct db_op;
 /* One request, from the moment it left the ring until it is answered. */
 struct db_req {
 	uint64_t corr;
-	double t0; /* monotonic seconds when taken from the ring */
+	double t0;       /* monotonic seconds when taken from the ring */
+	double deadline; /* when the caller stops waiting; 0: never */
 	const struct db_op *op;
 	const char *sql;
 	int nparams;

@@ -25,8 +25,8 @@
 /* run.list: the unfinished runs of one node, or of no node (NULL). */
 #define SQL_RUN_LIST_UNFINISHED                                                \
 	SQL_RUN_COLS                                                           \
-	    " WHERE ended_at IS NULL"                                          \
-	    " AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
+	" WHERE ended_at IS NULL"                                              \
+	" AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
 
 enum db_col_kind {
 	DB_INT,
@@ -486,6 +486,11 @@ db_ops_prepare(const void *payload, uint32_t len, struct db_req *req, char *err,
 	if (name == NULL || (args != NULL && !json_is_object(args))) {
 		snprintf(err, errlen, "a request is {\"op\", \"args\"}");
 		goto out;
+	}
+	if (json_is_integer(json_object_get(msg, "deadline"))) {
+		req->deadline = (double)json_integer_value(
+		                    json_object_get(msg, "deadline")) /
+		                1e6;
 	}
 	for (const struct db_op *op = db_ops; op->name != NULL; op++) {
 		if (strcmp(op->name, name) == 0) {

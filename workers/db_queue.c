@@ -10,6 +10,9 @@
  * answered would instead replay them to the next db worker, running a
  * template.put twice for a caller that was already told 503.
  *
+ * A request whose caller stopped waiting (its deadline passed: a frozen
+ * or restarted db worker, a long queue) is answered 503 without running.
+ *
  * With no connection up a request is answered 503 at once ("database
  * unavailable", or why the schema was refused), so the api answers
  * within milliseconds rather than after its timeout.
@@ -151,14 +154,30 @@ db_queue_fail_all(struct db *db)
 	}
 }
 
+/* The caller stopped waiting: it answered 503, so the query must not
+ * run (a template.put it was told failed would still happen). */
+static int
+db_queue_expired(struct db *db, struct db_req *req, double now)
+{
+	if (req->deadline == 0 || now < req->deadline) {
+		return 0;
+	}
+	db_queue_answer(db, req, 503, NULL, "request expired");
+	return 1;
+}
+
 void
 db_queue_dispatch(struct db *db)
 {
 	struct db_conn *dc;
+	struct db_req *req;
 
 	/* One at a time: a failed send may empty the queue under us. */
 	while (db->head != NULL && (dc = db_conn_idle(db)) != NULL) {
-		db_conn_send(dc, db_queue_pop(db));
+		req = db_queue_pop(db);
+		if (!db_queue_expired(db, req, db_now())) {
+			db_conn_send(dc, req);
+		}
 	}
 }
 
@@ -184,6 +203,8 @@ db_queue_take(struct db *db, const struct msg *m, double now)
 	status = db_ops_prepare(m->payload, m->len, req, err, sizeof(err));
 	if (status != 0) {
 		db_queue_answer(db, req, status, NULL, err);
+	} else if (db_queue_expired(db, req, now)) {
+		return;
 	} else if (db_conns_ready(db) == 0) {
 		db_queue_answer(db, req, 503, NULL, db_queue_unavailable(db));
 	} else if (db->queued >= DB_QUEUE_MAX) {

@@ -3,12 +3,13 @@ PostgreSQL -> response ring -> the waiting call.
 
 Runs tests/unit/test_db_roundtrip (a segment, a forked db worker, the api
 side in threads) against a private PostgreSQL and drives it line by line.
-Proves: every op; ids counted per trace type; migrations applied once and
-recorded; PostgreSQL stopped -> 503 within 1 s; restarted -> served again
-by the same db worker; a killed db worker -> a new one serves; a frozen
-one -> the call times out with 503 and its late answer is dropped, not
-given to the next call; a schema newer than probed knows -> refused, 503
-with the reason, the worker keeps running. Prints the ping round trip.
+Proves: every op; ids counted per trace type; database.poolsize
+connections; migrations applied once and recorded; PostgreSQL stopped ->
+503 within 1 s; restarted -> served again by the same db worker; a killed
+db worker -> a new one serves; a frozen one -> the call times out with
+503, its late answer is dropped, not given to the next call, and the
+expired request never runs; a schema newer than probed knows -> refused,
+503 with the reason, the worker keeps running. Prints the ping round trip.
 """
 import json
 import os
@@ -164,11 +165,16 @@ def test_worker_restart(h):
     h.cmd("restart")
     wait_ping(h)
     # Frozen: the call times out; its answer comes later and is dropped.
+    # The put expires unanswered: it must not happen later either.
     h.cmd("freeze")
-    r = h.call("ping", timeout=200)
+    r = h.call("template.put", dict(TMPL, process="/frozen/put"),
+               timeout=200)
     check(r["status"] == 503 and 190 <= r["ms"] < 1000, "timeout", r)
     h.cmd("thaw")
     wait_for("the late answer dropped", lambda: h.cmd("late")["late"] >= 1)
+    lst = h.call("template.list")["result"]
+    check(all(i["info"]["process"] != "/frozen/put" for i in lst),
+          "an expired request never runs", lst)
     g = h.call("template.get", {"traceType": "STAP", "traceNo": 1})
     check(g["status"] == 200 and g["result"]["process"] == "/bin/bash",
           "next call gets its own answer", g)

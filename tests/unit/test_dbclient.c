@@ -138,12 +138,13 @@ test_dbclient_frame_is_compact_op_and_args(void **state)
 	    json_pack("{s:s, s:i}", "traceType", "BPF", "traceNo", 3);
 	char *s;
 
-	s = dbclient_frame("ping", NULL);
+	s = dbclient_frame("ping", NULL, 0);
 	assert_string_equal(s, "{\"op\":\"ping\",\"args\":{}}");
 	free(s);
-	s = dbclient_frame("template.get", args);
+	s = dbclient_frame("template.get", args, 12345678);
 	assert_string_equal(s, "{\"op\":\"template.get\",\"args\":"
-	                       "{\"traceType\":\"BPF\",\"traceNo\":3}}");
+	                       "{\"traceType\":\"BPF\",\"traceNo\":3},"
+	                       "\"deadline\":12345678}");
 	free(s);
 	json_decref(args);
 }
@@ -177,8 +178,18 @@ test_dbclient_call_returns_the_result_and_timing(void **state)
 	assert_int_equal(
 	    dbclient_call(f->c, "template.put", args, &result, 2000, &t), 200);
 	pthread_join(th, NULL);
-	assert_string_equal(r.seen, "{\"op\":\"template.put\",\"args\":"
-	                            "{\"traceType\":\"BPF\"}}");
+	/* The deadline is when the caller stops waiting, on the monotonic
+	 * clock every process shares. */
+	{
+		static const char pre[] =
+		    "{\"op\":\"template.put\",\"args\":"
+		    "{\"traceType\":\"BPF\"},\"deadline\":";
+		double deadline;
+
+		assert_int_equal(strncmp(r.seen, pre, sizeof(pre) - 1), 0);
+		deadline = strtod(r.seen + sizeof(pre) - 1, NULL) / 1e6;
+		assert_true(deadline > now_s() && deadline < now_s() + 2.0);
+	}
 	assert_int_equal(json_integer_value(json_object_get(result, "traceNo")),
 	                 7);
 	assert_true(t.db > 0.0014 && t.db < 0.0016);
