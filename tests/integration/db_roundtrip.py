@@ -4,7 +4,8 @@ PostgreSQL -> response ring -> the waiting call.
 Runs tests/unit/test_db_roundtrip (a segment, a forked db worker, the api
 side in threads) against a private PostgreSQL and drives it line by line.
 Proves: every op; ids counted per trace type; database.poolsize
-connections; migrations applied once and recorded; PostgreSQL stopped ->
+connections; migrations applied once and recorded, also when two nodes
+start on a fresh database at once (the advisory lock); PostgreSQL stopped ->
 503 within 1 s; restarted -> served again by the same db worker; a killed
 db worker -> a new one serves; a frozen one -> the call times out with
 503, its late answer is dropped, not given to the next call, and the
@@ -201,7 +202,47 @@ def test_migrations(h, pg):
     wait_ping(h)
 
 
+def test_concurrent_migrations():
+    """Two nodes start on one fresh database at once: the advisory lock
+    makes one migrate while the other waits, then finds nothing to do."""
+    with PgFixture() as pg:
+        holder = subprocess.Popen(
+            [os.path.join(pg.bindir, "psql"), "-X", "-q", "-A", "-t",
+             "-h", pg.host, "-p", str(pg.port), "-U", "postgres", "-d",
+             pg.dbname], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True)
+        holder.stdin.write("SELECT pg_advisory_lock(hashtext("
+                           "'probed.migrate'));\nSELECT 'held';\n")
+        holder.stdin.flush()
+        check(holder.stdout.readline().strip() == "", "lock taken")
+        check(holder.stdout.readline().strip() == "held", "lock held")
+        hs = [Harness(pg), Harness(pg)]
+        try:
+            wait_for("both db workers waiting for the lock", lambda: pg.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "application_name = 'probed' AND wait_event_type = "
+                "'Lock'") == "2")
+            holder.stdin.close()
+            holder.wait(timeout=30)
+            for h in hs:
+                wait_ping(h)
+            rows = pg.sql("SELECT version FROM schema_version",
+                          dbname=pg.dbname)
+            check(rows == "1", "one migration", rows)
+            applied = sum(h.log().count("applied migration") for h in hs)
+            check(applied == 1, "migrated by one node only",
+                  [h.log() for h in hs])
+            for h in hs:
+                h.quit()
+        except BaseException:
+            for h in hs:
+                print("---- harness log ----\n" + h.log()[-3000:])
+                h.proc.kill()
+            raise
+
+
 def main():
+    test_concurrent_migrations()
     with PgFixture() as pg:
         h = Harness(pg)
         try:
