@@ -57,13 +57,14 @@
 #include "shm/segment.h"
 #include "worker.h"
 
-#define DB_BACKOFF_MIN     0.1 /* seconds */
-#define DB_BACKOFF_MAX     5.0
-#define DB_CONNECT_TIMEOUT 10.0
-#define DB_LOG_EVERY       30.0 /* while down, repeat the line this often */
-#define DB_DEFAULT_PORT    5432
-#define DB_DEFAULT_NAME    "probed"
-#define DB_DEFAULT_POOL    4
+#define DB_BACKOFF_MIN       0.1 /* seconds */
+#define DB_BACKOFF_MAX       5.0
+#define DB_CONNECT_TIMEOUT   10.0
+#define DB_LOG_EVERY         30.0 /* while down, repeat the line this often */
+#define DB_DEFAULT_PORT      5432
+#define DB_DEFAULT_NAME      "probed"
+#define DB_DEFAULT_POOL      4
+#define DB_STATEMENT_TIMEOUT "10s"
 
 static void db_conn_connect(struct db_conn *dc);
 
@@ -115,6 +116,10 @@ db_params(struct db *db)
 	db->values[n++] = "UTF8";
 	/* A peer that vanished without a FIN (a dead host) is noticed by
 	 * TCP keepalives; they do not apply to a unix socket. */
+	/* No caller waits longer than a second: a query still running
+	 * after this is stuck and would hold its connection for good. */
+	db->keys[n] = "options";
+	db->values[n++] = "-c statement_timeout=" DB_STATEMENT_TIMEOUT;
 	db->keys[n] = "keepalives_idle";
 	db->values[n++] = "10";
 	db->keys[n] = "keepalives_interval";

@@ -61,8 +61,8 @@ struct db_conn {
 struct db {
 	struct worker *w;
 	/* libpq keywords and values, NULL-terminated. */
-	const char *keys[12];
-	const char *values[12];
+	const char *keys[16];
+	const char *values[16];
 	char host[PATH_MAX];
 	char port[16];
 	char where[PATH_MAX + 32]; /* for log lines */

@@ -207,6 +207,12 @@ db_migrate_step(PGconn *pg, const char *dir, const struct db_migration *m,
 	int version, after = 0, i, rc;
 
 	rc = db_migrate_exec(pg, "BEGIN", NULL, why, whylen);
+	/* A migration may take long, and so may waiting for another node's:
+	 * lift the session's statement_timeout (db.c) for this one. */
+	if (rc == 0) {
+		rc = db_migrate_exec(pg, "SET LOCAL statement_timeout = 0",
+		                     NULL, why, whylen);
+	}
 	if (rc == 0) {
 		rc = db_migrate_exec(pg, SQL_MIGRATE_LOCK, NULL, why, whylen);
 	}
