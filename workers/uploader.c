@@ -27,9 +27,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -39,6 +41,7 @@
 #include "shm/segment.h"
 #include "trace_proto.h"
 #include "uploader.h"
+#include "uploader_spool.h"
 #include "worker.h"
 
 #define UPL_BACKOFF_MIN 0.05 /* seconds, the first retry */
@@ -53,8 +56,12 @@ struct upl_item {
 	uint16_t type;
 	uint64_t seq;
 	struct trace_rec tr;
-	const uint8_t *data;
+	const uint8_t *data; /* in the ring; NULL once spooled */
+	int ring;
 	int acked;
+	int in_ring; /* still on its ring's list */
+	int spooled;
+	uint64_t spool_off;
 };
 
 struct upl_ring {
@@ -62,6 +69,7 @@ struct upl_ring {
 	ev_io data_w;
 	struct upl_item *head, *tail; /* peeked, in ring order */
 	struct uploader *u;
+	struct upl_spool spool;
 };
 
 struct upl_run {
@@ -83,6 +91,9 @@ struct uploader {
 	int nrings;
 	struct upl_run *runs;
 	uint64_t sent, failed;
+	int down; /* the last request failed */
+	uint64_t spool_total, spooled, spool_full;
+	int spool_full_logged;
 };
 
 static void upl_run_kick(struct upl_run *r);
@@ -133,6 +144,10 @@ upl_body(const struct upl_item *it, size_t *len)
 	char *b64, *text;
 	size_t n;
 
+	if (it->data == NULL) {
+		return NULL;
+	}
+
 	if (it->type == TRACE_REC_START) {
 		o = json_pack("{s:s, s:s}", "trace", path, "status", "start");
 	} else if (it->type == TRACE_REC_CHUNK) {
@@ -165,10 +180,16 @@ upl_ring_release(struct upl_ring *ur)
 {
 	struct upl_item *it, *last = NULL;
 
-	while ((it = ur->head) != NULL && it->acked) {
+	struct ring_rec upto;
+
+	/* A spooled item leaves the ring but lives on in its run's queue
+	 * until the platform takes it. */
+	while ((it = ur->head) != NULL && (it->acked || it->spooled)) {
 		ur->head = it->ring_next;
-		if (last != NULL) {
-			free(last);
+		it->in_ring = 0;
+		upto = it->rec;
+		if (it->acked) {
+			free(it);
 		}
 		last = it;
 	}
@@ -176,8 +197,7 @@ upl_ring_release(struct upl_ring *ur)
 		ur->tail = NULL;
 	}
 	if (last != NULL) {
-		ring_release(ur->ring, &last->rec);
-		free(last);
+		ring_release(ur->ring, &upto);
 	}
 }
 
@@ -222,6 +242,13 @@ upl_run_free(struct uploader *u, struct upl_run *r)
 		}
 	}
 	ev_timer_stop(u->w->loop, &r->retry);
+	/* Items still on a ring's list are that list's to free. */
+	for (struct upl_item *it = r->head, *next; it != NULL; it = next) {
+		next = it->run_next;
+		if (!it->in_ring) {
+			free(it);
+		}
+	}
 	free(r);
 }
 
@@ -251,7 +278,14 @@ upl_run_acked(struct upl_run *r)
 	}
 	/* Releasing may free it: nothing of it is read after. */
 	finished = it->type == TRACE_REC_FINISHED;
-	upl_ring_release(&u->rings[it->rec.ordinal >> 48]);
+	if (it->spooled) {
+		upl_spool_put(&u->rings[it->ring].spool, &u->spool_total);
+	}
+	if (!it->in_ring) {
+		free(it);
+	} else {
+		upl_ring_release(&u->rings[it->ring]);
+	}
 	if (finished && r->head == NULL) {
 		upl_run_free(u, r);
 		return;
@@ -265,6 +299,52 @@ upl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	upl_run_kick(w->data);
 }
 
+/*
+ * While the platform is down and the ring is past half full, the oldest
+ * records move to the spool file, which frees the ring for the trace.
+ */
+static void
+upl_spool_check(struct uploader *u, int i)
+{
+	struct upl_ring *ur = &u->rings[i];
+	uint64_t max = u->w->conf->uploader_spool_max, n = 0;
+	struct upl_item *it;
+
+	if (!u->down || ur->spool.fd < 0 ||
+	    ring_used(ur->ring) <= ur->ring->size / 2) {
+		return;
+	}
+	for (it = ur->head; it != NULL; it = it->ring_next) {
+		if (it->acked || it->spooled) {
+			continue;
+		}
+		if (upl_spool_write(&ur->spool, it->rec.data, it->rec.len,
+		                    &it->spool_off, &u->spool_total,
+		                    max) != 0) {
+			u->spool_full++;
+			if (!u->spool_full_logged) {
+				log_warn("spool full (%llu bytes, "
+				         "uploader.spool-max-bytes): trace "
+				         "output waits for the platform",
+				         (unsigned long long)u->spool_total);
+				u->spool_full_logged = 1;
+			}
+			break;
+		}
+		it->spooled = 1;
+		it->data = NULL;
+		u->spooled++;
+		n++;
+	}
+	if (n > 0) {
+		log_info("platform down: %llu records of chunk/%d spooled "
+		         "(%llu bytes on disk)",
+		         (unsigned long long)n, i,
+		         (unsigned long long)u->spool_total);
+	}
+	upl_ring_release(ur);
+}
+
 static void
 upl_done(void *arg, long status, const char *err)
 {
@@ -275,10 +355,16 @@ upl_done(void *arg, long status, const char *err)
 	r->inflight = 0;
 	if (status >= 200 && status < 300) {
 		r->failures = 0;
+		u->down = 0;
+		u->spool_full_logged = 0;
 		upl_run_acked(r);
 		return;
 	}
 	u->failed++;
+	u->down = 1;
+	for (int i = 0; i < u->nrings; i++) {
+		upl_spool_check(u, i);
+	}
 	delay = UPL_BACKOFF_MIN *
 	        (double)(1u << (r->failures < 16 ? r->failures : 16));
 	if (delay > cap) {
@@ -301,6 +387,25 @@ upl_done(void *arg, long status, const char *err)
 	ev_timer_start(u->w->loop, &r->retry);
 }
 
+/* The body of a spooled item: its record read back from the file. */
+static char *
+upl_spooled_body(struct uploader *u, struct upl_item *it, size_t *len)
+{
+	uint8_t *buf = malloc(it->rec.len);
+	char *body = NULL;
+
+	if (buf != NULL &&
+	    upl_spool_read(&u->rings[it->ring].spool, it->spool_off, buf,
+	                   it->rec.len) == 0) {
+		it->data = buf + MSG_HDR_SIZE + sizeof(struct trace_rec) +
+		           it->tr.path_len;
+		body = upl_body(it, len);
+		it->data = NULL;
+	}
+	free(buf);
+	return body;
+}
+
 static void
 upl_run_kick(struct upl_run *r)
 {
@@ -311,7 +416,11 @@ upl_run_kick(struct upl_run *r)
 	if (it == NULL || r->inflight || ev_is_active(&r->retry)) {
 		return;
 	}
-	body = upl_body(it, &len);
+	if (it->spooled) {
+		body = upl_spooled_body(r->u, it, &len);
+	} else {
+		body = upl_body(it, &len);
+	}
 	if (body == NULL) {
 		log_err("building the body for %s failed: out of memory",
 		        r->path);
@@ -338,7 +447,8 @@ upl_known(struct uploader *u, const struct upl_item *it, uint64_t run_id)
 }
 
 static int
-upl_take(struct uploader *u, int i, const struct ring_rec *rec)
+upl_take(struct uploader *u, int i, const struct ring_rec *rec, int spooled,
+         uint64_t off)
 {
 	struct upl_ring *ur = &u->rings[i];
 	const uint8_t *p;
@@ -351,8 +461,10 @@ upl_take(struct uploader *u, int i, const struct ring_rec *rec)
 		return -1;
 	}
 	it->rec = *rec;
-	/* The ring's index rides in the ordinal's top bits. */
-	it->rec.ordinal = (uint64_t)i << 48;
+	it->ring = i;
+	it->in_ring = !spooled;
+	it->spooled = spooled;
+	it->spool_off = off;
 	if (msg_parse(rec, &m) != 0 || m.len < sizeof(struct trace_rec)) {
 		it->acked = 1;
 		goto queue;
@@ -367,7 +479,7 @@ upl_take(struct uploader *u, int i, const struct ring_rec *rec)
 	}
 	it->type = m.type;
 	it->seq = trace_rec_seq(m.type, &it->tr);
-	it->data = p + sizeof(it->tr) + it->tr.path_len;
+	it->data = spooled ? NULL : p + sizeof(it->tr) + it->tr.path_len;
 	if (upl_known(u, it, m.corr)) {
 		it->acked = 1;
 		goto queue;
@@ -386,6 +498,15 @@ upl_take(struct uploader *u, int i, const struct ring_rec *rec)
 	}
 	it->run->tail = it;
 queue:
+	if (spooled) {
+		if (it->acked) {
+			upl_spool_put(&ur->spool, &u->spool_total);
+			free(it);
+			return 0;
+		}
+		upl_run_kick(it->run);
+		return 0;
+	}
 	if (ur->tail != NULL) {
 		ur->tail->ring_next = it;
 	} else {
@@ -411,11 +532,12 @@ upl_consume(struct uploader *u, int i)
 			}
 			continue;
 		}
-		if (upl_take(u, i, &rec) != 0) {
+		if (upl_take(u, i, &rec, 0, 0) != 0) {
 			break;
 		}
 	}
 	upl_ring_release(ur);
+	upl_spool_check(u, i);
 }
 
 static void
@@ -425,6 +547,38 @@ upl_data_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	ring_consumer_woken(ur->ring);
 	upl_consume(ur->u, (int)(ur - ur->u->rings));
+}
+
+struct upl_replay {
+	struct uploader *u;
+	int ring;
+};
+
+static int
+upl_replay_cb(void *arg, uint64_t off, const void *data, uint32_t len)
+{
+	struct upl_replay *rp = arg;
+	struct ring_rec rec = {.data = data, .len = len};
+
+	return upl_take(rp->u, rp->ring, &rec, 1, off);
+}
+
+/* Before dropping root: the spool directory and files (uploader_spool.h). */
+static int
+upl_spool_setup(struct uploader *u)
+{
+	struct worker *w = u->w;
+	struct passwd *pw = getpwnam(w->conf->user);
+	unsigned uid = pw != NULL ? pw->pw_uid : 0;
+	unsigned gid = pw != NULL ? pw->pw_gid : 0;
+
+	for (int i = 0; i < w->conf->trace_workers && i < SHM_MAX_TRACE; i++) {
+		if (upl_spool_open(&u->rings[i].spool, w->conf->state_dir, i,
+		                   uid, gid) != 0) {
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -438,8 +592,12 @@ uploader_main(struct worker *w)
 		log_err("uploader: no run table");
 		return WORKER_EXIT_PERMANENT;
 	}
+	for (int i = 0; i < SHM_MAX_TRACE; i++) {
+		u.rings[i].spool.fd = -1;
+	}
 	u.http = upl_http_new(w->loop, w->conf);
-	if (u.http == NULL) {
+	if (u.http == NULL || upl_spool_setup(&u) != 0) {
+		upl_http_free(u.http);
 		return 1;
 	}
 	if (worker_drop_privileges(w) == -1) {
@@ -462,12 +620,26 @@ uploader_main(struct worker *w)
 		u.nrings = i + 1;
 	}
 	worker_ready(w);
+	/* The spool first: its records are older than the ring's. */
+	for (int i = 0; i < u.nrings; i++) {
+		struct upl_replay rp = {&u, i};
+
+		(void)upl_spool_replay(&u.rings[i].spool, &u.spool_total,
+		                       upl_replay_cb, &rp);
+	}
+	if (u.spool_total > 0) {
+		log_info("spool: %llu bytes to replay",
+		         (unsigned long long)u.spool_total);
+	}
 	for (int i = 0; i < u.nrings; i++) {
 		upl_consume(&u, i);
 	}
 	ev_run(w->loop, 0);
-	log_info("stopped: %llu records delivered, %llu attempts failed",
-	         (unsigned long long)u.sent, (unsigned long long)u.failed);
+	log_info("stopped: %llu records delivered, %llu attempts failed, "
+	         "%llu spooled, %llu times the spool was full",
+	         (unsigned long long)u.sent, (unsigned long long)u.failed,
+	         (unsigned long long)u.spooled,
+	         (unsigned long long)u.spool_full);
 	while (u.runs != NULL) {
 		upl_run_free(&u, u.runs);
 	}
@@ -478,6 +650,7 @@ uploader_main(struct worker *w)
 			next = it->ring_next;
 			free(it);
 		}
+		upl_spool_close(&u.rings[i].spool);
 	}
 	upl_http_free(u.http);
 	return 0;

@@ -37,10 +37,12 @@ struct upl_http {
 	char url[2048];
 	char auth[UPL_AUTH_MAX];
 	struct curl_slist *headers;
+	struct upl_req *reqs; /* in flight */
 	int busy;
 };
 
 struct upl_req {
+	struct upl_req *next;
 	struct upl_http *h;
 	CURL *easy;
 	char *body;
@@ -144,6 +146,13 @@ upl_http_check(struct upl_http *h)
 		}
 		curl_multi_remove_handle(h->multi, r->easy);
 		curl_easy_cleanup(r->easy);
+		for (struct upl_req **pp = &h->reqs; *pp != NULL;
+		     pp = &(*pp)->next) {
+			if (*pp == r) {
+				*pp = r->next;
+				break;
+			}
+		}
 		h->busy--;
 		r->done(r->arg, status, r->err);
 		free(r->body);
@@ -294,6 +303,17 @@ upl_http_free(struct upl_http *h)
 	ev_ref(h->loop);
 	ev_timer_stop(h->loop, &h->renew);
 	ev_timer_stop(h->loop, &h->timer);
+	/* Requests in flight are dropped: their records were not released,
+	 * so the next uploader sends them. */
+	while (h->reqs != NULL) {
+		struct upl_req *r = h->reqs;
+
+		h->reqs = r->next;
+		curl_multi_remove_handle(h->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		free(r->body);
+		free(r);
+	}
 	curl_multi_cleanup(h->multi);
 	curl_slist_free_all(h->headers);
 	free(h);
@@ -343,6 +363,8 @@ upl_http_put(struct upl_http *h, char *body, size_t len, upl_http_done_fn done,
 		free(r);
 		return -1;
 	}
+	r->next = h->reqs;
+	h->reqs = r;
 	h->busy++;
 	return 0;
 }

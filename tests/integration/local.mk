@@ -27,4 +27,7 @@ EXTRA_DIST += tests/integration/trace_probed.py tests/integration/trace_common.p
 # Platform 500/hang/refuse/down, uploader and trace worker SIGKILLed, stap stand-in.
 TESTS += tests/integration/trace_faults.py
 EXTRA_DIST += tests/integration/trace_faults.py
+# The uploader's disk spool: outage with a 64 KiB ring, replay after SIGKILL, bound.
+TESTS += tests/integration/trace_spool.py
+EXTRA_DIST += tests/integration/trace_spool.py
 # trace issue: end

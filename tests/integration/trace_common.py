@@ -74,8 +74,12 @@ class TraceProbed(Probed):
         super().__init__(lambda_settings=lambda_settings(
             self.platform.url + "/", chunk, stap or "/usr/bin/stap"),
             trace_workers=trace_workers)
-        self.write_config(self.settings_text(
-            "uploader:\n  timeout: 1\n  backoff-max: 0.3\n" + extra),
+        upl = "uploader:\n  timeout: 1\n  backoff-max: 0.3\n"
+        if "uploader:\n" in extra:
+            extra = extra.replace("uploader:\n", upl)
+        else:
+            extra = upl + extra
+        self.write_config(self.settings_text(extra),
             lambda_settings(self.platform.url + "/", chunk,
                             stap or "/usr/bin/stap"))
         self.auth = auth_header()
