@@ -28,6 +28,7 @@
 #include "log.h"
 #include "shm/msg.h"
 #include "shm/segment.h"
+#include "shm/stats.h"
 
 /* Ring full: how long a call waits for space before answering 503. */
 #define DBCLIENT_SEND_WAIT_MS 100
@@ -52,7 +53,40 @@ struct dbclient {
 	struct dbclient_wait *waiting; /* outstanding calls */
 	uint64_t next_corr;
 	uint64_t late; /* answers dropped: nobody waited any more */
+	/* The api's stats page (NULL: none) and metric ids. */
+	struct stats_page *stats;
+	int st_calls, st_unavailable, st_late, st_time;
 };
+
+static void
+dbclient_count(struct dbclient *c, int id, uint64_t n)
+{
+	if (c->stats != NULL && id >= 0) {
+		stats_add(c->stats, id, n);
+	}
+}
+
+static void
+dbclient_stats_init(struct dbclient *c, struct shm_segment *shm)
+{
+	struct stats_page *p = shm_segment_stats(shm, SHM_PROC_API);
+
+	c->stats = p;
+	if (p == NULL) {
+		return;
+	}
+	c->st_calls = stats_register(p, "db_calls", STATS_COUNTER, "calls",
+	                             "dbclient_call made by handlers");
+	c->st_unavailable = stats_register(
+	    p, "db_calls_unavailable", STATS_COUNTER, "calls",
+	    "calls answered 503: db down, timeout or request ring full");
+	c->st_late =
+	    stats_register(p, "db_late_answers", STATS_COUNTER, "answers",
+	                   "answers dropped: the call had timed out");
+	c->st_time = stats_register(p, "db_call_time", STATS_HISTOGRAM, "us",
+	                            "dbclient_call, sent to answered "
+	                            "(queryopen)");
+}
 
 static void dbclient_drain(struct dbclient *c);
 
@@ -101,6 +135,7 @@ dbclient_deliver(struct dbclient *c, const struct msg *m)
 	}
 	if (w == NULL) {
 		c->late++;
+		dbclient_count(c, c->st_late, 1);
 		pthread_mutex_unlock(&c->mu);
 		log_debug("dbclient: dropped a late answer to %llu",
 		          (unsigned long long)m->corr);
@@ -170,6 +205,7 @@ dbclient_new(struct ev_loop *loop, struct shm_segment *shm)
 		return NULL;
 	}
 	pthread_mutex_init(&c->mu, NULL);
+	dbclient_stats_init(c, shm);
 	c->next_corr = (uint64_t)getpid() << 32;
 	ev_io_init(&c->resp_io, dbclient_resp_cb, ring_data_fd(c->resp),
 	           EV_READ);
@@ -378,8 +414,14 @@ dbclient_call(struct dbclient *c, const char *op, json_t *args, json_t **result,
 	}
 	status = dbclient_unpack(&w, result, t);
 out:
+	t0 = dbclient_now() - t0;
 	if (t != NULL) {
-		t->queryopen = dbclient_now() - t0;
+		t->queryopen = t0;
+	}
+	dbclient_count(c, c->st_calls, 1);
+	dbclient_count(c, status == 503 ? c->st_unavailable : -1, 1);
+	if (c->stats != NULL && c->st_time >= 0) {
+		stats_observe(c->stats, c->st_time, (uint64_t)(t0 * 1e6));
 	}
 	json_decref(w.answer);
 	pthread_cond_destroy(&w.cv);

@@ -253,6 +253,7 @@ db_conn_fail(struct db_conn *dc, const char *why)
 	dc->state = DB_CONN_WAITING;
 	ev_timer_set(&dc->timer, delay, 0.);
 	ev_timer_start(loop, &dc->timer);
+	db_queue_count_ready(dc->db);
 	if (db_conns_ready(dc->db) == 0) {
 		db_note_down(dc->db, reason, delay);
 		/* Nobody can serve what waits: answer it now, not after 1 s. */
@@ -286,6 +287,7 @@ db_refuse(struct db *db, const char *why)
 	for (int i = 0; i < db->nconns; i++) {
 		db_conn_close(&db->conns[i]);
 	}
+	db_queue_count_ready(db);
 	db_queue_fail_all(db);
 }
 
@@ -318,6 +320,7 @@ db_conn_ready(struct db_conn *dc)
 	dc->backoff = DB_BACKOFF_MIN;
 	db_conn_watch(dc, EV_READ);
 	db_note_up(db);
+	db_queue_count_ready(db);
 	db_queue_dispatch(db);
 }
 

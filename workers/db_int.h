@@ -79,6 +79,10 @@ struct db {
 	ev_io req_io;
 	struct db_req *head, *tail; /* waiting for a connection */
 	int queued;
+	/* This process's stats page (NULL: none) and its metric ids. */
+	struct stats_page *stats;
+	int st_requests, st_unavailable, st_failed, st_expired, st_time;
+	int st_ready, st_queued;
 };
 
 /* db.c */
@@ -91,6 +95,8 @@ void db_conn_send(struct db_conn *dc, struct db_req *req);
 
 /* db_queue.c */
 int db_queue_start(struct db *db);
+/* The ready-connections gauge, after a connection came or went. */
+void db_queue_count_ready(struct db *db);
 void db_queue_stop(struct db *db);
 /* Hands waiting requests to idle connections. */
 void db_queue_dispatch(struct db *db);

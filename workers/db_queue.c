@@ -28,10 +28,63 @@
 #include "log.h"
 #include "shm/msg.h"
 #include "shm/segment.h"
+#include "shm/stats.h"
 
 #define DB_QUEUE_BATCH 64
 /* Response ring full: how long the loop waits for the api to read. */
 #define DB_QUEUE_SEND_WAIT_MS 100
+
+static void
+db_queue_count(struct db *db, int id, uint64_t n)
+{
+	if (db->stats != NULL && id >= 0) {
+		stats_add(db->stats, id, n);
+	}
+}
+
+static void
+db_queue_gauge(struct db *db, int id, int64_t v)
+{
+	if (db->stats != NULL && id >= 0) {
+		stats_gauge_set(db->stats, id, v);
+	}
+}
+
+void
+db_queue_count_ready(struct db *db)
+{
+	db_queue_gauge(db, db->st_ready, db_conns_ready(db));
+}
+
+static void
+db_queue_stats_init(struct db *db)
+{
+	struct stats_page *p = shm_segment_stats(db->w->shm, SHM_PROC_DB);
+
+	db->stats = p;
+	if (p == NULL) {
+		return;
+	}
+	db->st_requests = stats_register(p, "db_requests", STATS_COUNTER,
+	                                 "requests", "requests answered");
+	db->st_unavailable =
+	    stats_register(p, "db_unavailable", STATS_COUNTER, "requests",
+	                   "answered 503: no connection, refused schema, "
+	                   "expired or queue full");
+	db->st_failed = stats_register(p, "db_failed", STATS_COUNTER,
+	                               "requests", "answered 500");
+	db->st_expired =
+	    stats_register(p, "db_expired", STATS_COUNTER, "requests",
+	                   "not run: the caller had stopped waiting");
+	db->st_time = stats_register(
+	    p, "db_request_time", STATS_HISTOGRAM, "us",
+	    "from taking a request off the ring to answering it");
+	db->st_ready =
+	    stats_register(p, "db_connections_ready", STATS_GAUGE,
+	                   "connections", "connections up and migrated");
+	db->st_queued = stats_register(p, "db_queued", STATS_GAUGE, "requests",
+	                               "requests waiting for a connection");
+}
 
 void
 db_req_free(struct db_req *req)
@@ -74,6 +127,16 @@ db_queue_answer(struct db *db, struct db_req *req, int status, json_t *result,
 	json_t *a;
 	char *text = NULL;
 	int rc = -ENOMEM;
+
+	db_queue_count(db, db->st_requests, 1);
+	db_queue_count(db,
+	               status == 503   ? db->st_unavailable
+	               : status >= 500 ? db->st_failed
+	                               : -1,
+	               1);
+	if (db->stats != NULL && db->st_time >= 0) {
+		stats_observe(db->stats, db->st_time, (uint64_t)us);
+	}
 
 	if (status >= 200 && status < 300) {
 		a = json_pack("{s:i, s:o, s:I}", "status", status, "result",
@@ -120,6 +183,7 @@ db_queue_push(struct db *db, struct db_req *req)
 	}
 	db->tail = req;
 	db->queued++;
+	db_queue_gauge(db, db->st_queued, db->queued);
 }
 
 static struct db_req *
@@ -134,6 +198,7 @@ db_queue_pop(struct db *db)
 		}
 		db->queued--;
 		req->next = NULL;
+		db_queue_gauge(db, db->st_queued, db->queued);
 	}
 	return req;
 }
@@ -162,6 +227,7 @@ db_queue_expired(struct db *db, struct db_req *req, double now)
 	if (req->deadline == 0 || now < req->deadline) {
 		return 0;
 	}
+	db_queue_count(db, db->st_expired, 1);
 	db_queue_answer(db, req, 503, NULL, "request expired");
 	return 1;
 }
@@ -266,6 +332,7 @@ db_queue_start(struct db *db)
 		log_err("db worker: the segment has no request/response rings");
 		return -1;
 	}
+	db_queue_stats_init(db);
 	ev_io_init(&db->req_io, db_queue_io_cb, ring_data_fd(db->req_ring),
 	           EV_READ);
 	db->req_io.data = db;

@@ -66,6 +66,15 @@ def check(cond, what, detail=None):
         raise AssertionError("%s: %r" % (what, detail))
 
 
+def stats(h):
+    """Both stats pages as one {name: value or histogram} dict."""
+    out = {}
+    for page in h.cmd("stats").values():
+        for m in page["metrics"]:
+            out[m["name"]] = m.get("value", m)
+    return out
+
+
 def wait_ping(h, timeout=20.0):
     return wait_for("ping 200", lambda: h.call("ping")["status"] == 200,
                     timeout)
@@ -176,6 +185,11 @@ def test_worker_restart(h):
     lst = h.call("template.list")["result"]
     check(all(i["info"]["process"] != "/frozen/put" for i in lst),
           "an expired request never runs", lst)
+    st = stats(h)
+    check(st["db_expired"] >= 1 and st["db_late_answers"] >= 1 and
+          st["db_connections_ready"] == 4 and st["db_requests"] > 0 and
+          st["db_calls"] >= st["db_requests"] and
+          st["db_call_time"]["count"] == st["db_calls"], "stats", st)
     g = h.call("template.get", {"traceType": "STAP", "traceNo": 1})
     check(g["status"] == 200 and g["result"]["process"] == "/bin/bash",
           "next call gets its own answer", g)

@@ -15,6 +15,7 @@
  *   freeze | thaw             SIGSTOP | SIGCONT the db worker
  *   pid                       {"pid"} of the db worker
  *   late                      {"late"}: answers dropped after a timeout
+ *   stats                     {"db", "api"}: the two stats pages
  *   quit
  */
 #include "config.h"
@@ -287,6 +288,13 @@ rt_command(char *line)
 		printf("{}");
 	} else if (strcmp(line, "pid") == 0) {
 		printf("{\"pid\":%d}", (int)db_pid);
+	} else if (strcmp(line, "stats") == 0) {
+		json_t *st = json_pack("{s:o, s:o}", "db",
+		                       shm_stats_json(seg, SHM_PROC_DB), "api",
+		                       shm_stats_json(seg, SHM_PROC_API));
+
+		json_dumpf(st, stdout, JSON_COMPACT);
+		json_decref(st);
 	} else if (strcmp(line, "late") == 0) {
 		printf("{\"late\":%llu}",
 		       (unsigned long long)dbclient_late(client));
