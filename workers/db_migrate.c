@@ -44,15 +44,20 @@ db_migrate_dir(void)
 {
 	static char dir[PATH_MAX];
 	const char *env = getenv("PROBED_SQL_DIR");
-	char exe[PATH_MAX];
-	size_t n = strlen(PROBED_BUILD_DIR);
+	char exe[PATH_MAX], build[PATH_MAX];
+	size_t n;
 
 	if (env != NULL && env[0] != '\0') {
 		return env;
 	}
+	/* Both resolved: a build directory reached through a symbolic link
+	 * is still this build's. */
 	if (realpath("/proc/self/exe", exe) != NULL &&
-	    strncmp(exe, PROBED_BUILD_DIR, n) == 0 && exe[n] == '/') {
-		return PROBED_SRC_SQLDIR;
+	    realpath(PROBED_BUILD_DIR, build) != NULL) {
+		n = strlen(build);
+		if (strncmp(exe, build, n) == 0 && exe[n] == '/') {
+			return PROBED_SRC_SQLDIR;
+		}
 	}
 	snprintf(dir, sizeof(dir), "%s/sql", PKGDATADIR);
 	return dir;

@@ -22,12 +22,6 @@
 #include "log.h"
 #include "sql/queries.h"
 
-/* run.list: the unfinished runs of one node, or of no node (NULL). */
-#define SQL_RUN_LIST_UNFINISHED                                                \
-	SQL_RUN_COLS                                                           \
-	" WHERE ended_at IS NULL"                                              \
-	" AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
-
 enum db_col_kind {
 	DB_INT,
 	DB_TEXT,
