@@ -327,31 +327,80 @@ fd1_dumps(const json_t *v)
 	return json_dumps(v, FD1_DUMP_FLAGS | JSON_ENCODE_ANY);
 }
 
+/* Whether civetweb keeps this connection open after the answer: HTTP/1.1
+ * unless the client asked to close, HTTP/1.0 only when it asked to keep. */
+static int
+fd1_keep_alive(const struct mg_connection *c, const struct mg_request_info *ri)
+{
+	const char *hdr = mg_get_header(c, "Connection");
+
+	if (hdr != NULL) {
+		return strcasestr(hdr, "keep-alive") != NULL;
+	}
+	return ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0;
+}
+
+/* The Date header's value, formatted once a second per thread. */
+static const char *
+fd1_date(void)
+{
+	static __thread time_t last;
+	static __thread char text[40];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last) {
+		gmtime_r(&now, &tm);
+		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return text;
+}
+
+/*
+ * The whole answer in one buffer and one mg_write(): civetweb's
+ * mg_response_header_*() send every header line with its own send(),
+ * each a TCP segment with TCP_NODELAY, which cost the API listener half
+ * its throughput (tests/bench/http.py).
+ */
 static int
 fd1_send_raw(struct mg_connection *c, int status, const char *type,
              const char *text, size_t len, const char *debug)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
-	char length[32];
+	int head = strcmp(ri->request_method, "HEAD") == 0;
+	size_t cap = 512 + (debug != NULL ? strlen(debug) : 0) + len;
+	char *buf;
+	int n, rc = status;
 
-	snprintf(length, sizeof(length), "%zu", len);
-	if (mg_response_header_start(c, status) < 0 ||
-	    mg_response_header_add(c, "Content-Type", type, -1) < 0 ||
-	    mg_response_header_add(c, "Content-Length", length, -1) < 0 ||
-	    mg_response_header_add(c, "Cache-Control", "no-store", -1) < 0 ||
-	    (debug != NULL &&
-	     mg_response_header_add(c, "X-Debug-RD", debug, -1) < 0) ||
-	    mg_response_header_send(c) < 0) {
+	buf = malloc(cap);
+	if (buf == NULL) {
+		log_err("malloc(%zu) for an answer failed: out of memory", cap);
+		return -1;
+	}
+	n = snprintf(buf, cap,
+	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	             "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	             "Date: %s\r\nConnection: %s\r\n%s%s%s\r\n",
+	             status, mg_get_response_code_text(c, status), type, len,
+	             fd1_date(), fd1_keep_alive(c, ri) ? "keep-alive" : "close",
+	             debug != NULL ? "X-Debug-RD: " : "",
+	             debug != NULL ? debug : "", debug != NULL ? "\r\n" : "");
+	if (n < 0 || (size_t)n + len >= cap) {
+		log_err("snprintf(answer headers) failed");
+		free(buf);
+		return -1;
+	}
+	if (!head) {
+		memcpy(buf + n, text, len);
+		n += (int)len;
+	}
+	if (mg_write(c, buf, (size_t)n) != n) {
 		/* The client went away: nothing more can be sent. */
-		return -1;
+		rc = -1;
 	}
-	if (strcmp(ri->request_method, "HEAD") == 0) {
-		return status;
-	}
-	if (len > 0 && mg_write(c, text, len) <= 0) {
-		return -1;
-	}
-	return status;
+	free(buf);
+	return rc;
 }
 
 int
