@@ -76,6 +76,15 @@ def test_heartbeat(api):
     assert abs((now - when).total_seconds()) < 5, (now, when)
     assert a.headers["Content-Type"] == "application/json"
     assert "debug_rd" not in body
+    assert a.headers["Connection"] == "keep-alive", a.headers
+    assert int(a.headers["Content-Length"]) == len(a.data)
+    # HEAD: the same headers, no body.
+    h = expect(api.request("HEAD", "/heartbeat"), 200)
+    assert h.data == b"" and h.headers["Content-Length"] == \
+        a.headers["Content-Length"], h.headers
+    a = expect(api.request("GET", "/heartbeat",
+                           headers={"Connection": "close"}), 200)
+    assert a.headers["Connection"] == "close", a.headers
     expect(api.request("POST", "/heartbeat", body={}), 405)
 
 
