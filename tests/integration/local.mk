@@ -30,4 +30,5 @@ EXTRA_DIST += tests/integration/trace_faults.py
 # The uploader's disk spool: outage with a 64 KiB ring, replay after SIGKILL, bound.
 TESTS += tests/integration/trace_spool.py
 EXTRA_DIST += tests/integration/trace_spool.py
+EXTRA_DIST += tests/bench/trace.py
 # trace issue: end

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Benchmark of the trace data path; prints figures and ratios.
+
+1. The same traced target (tests/support/target -s SECONDS: target_add and
+   target_work in a tight loop) traced
+     (a) by bpftrace alone, writing its JSON lines to a file, and
+     (b) through probed (trace worker, chunk ring, uploader) to the fake
+         platform;
+   events/s and MB/s of each and the ratio b/a (goal: >= 0.9).
+2. End-to-end chunk throughput, ring -> platform: a stand-in stap that
+   writes a fixed amount of output at once, timed from the first to the
+   last chunk the platform accepted, against a plain curl PUT loop (one
+   curl process, keep-alive) sending the very same bodies.
+
+Run as root from the build directory:
+  PROBED_BUILDDIR=$PWD PYTHONPATH=SRC/tests/support:SRC/tests/integration \
+      python3 SRC/tests/bench/trace.py [SECONDS]
+"""
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+import fake_platform
+from probed_fixture import BUILDDIR
+from trace_common import (TARGET, TraceProbed, auth_header, need_bpftrace,
+                          wait_for)
+
+FUNCS = ["target_add", "target_work"]
+
+
+def target_events(raw, pid):
+    n = size = 0
+    needle = b'"pid":%d,' % pid
+    for line in raw.split(b"\n"):
+        if needle in line:
+            n += 1
+            size += len(line) + 1
+    return n, size
+
+
+def run_target(seconds):
+    main = subprocess.Popen([TARGET, "-w", "-s", str(seconds)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    pid = int(main.stdout.readline().split()[1])
+    return main, pid
+
+
+def finish_target(main):
+    t0 = time.monotonic()
+    main.stdin.write(b"\n")
+    main.stdin.close()
+    out = main.stdout.read()
+    assert main.wait(60) == 0
+    return time.monotonic() - t0, out.decode().strip()
+
+
+def bench_direct(seconds, tmp):
+    script = subprocess.run(
+        [os.path.join(BUILDDIR, "tests/unit/test_trace_script"), "--emit",
+         "bpftrace", TARGET, "600"] + FUNCS, check=True,
+        capture_output=True).stdout
+    path = os.path.join(tmp, "b.bt")
+    out = os.path.join(tmp, "out.json")
+    with open(path, "wb") as f:
+        f.write(script)
+    main, pid = run_target(seconds)
+    bt = subprocess.Popen(["/usr/bin/bpftrace", "-q", "-o", out, path],
+                          stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not (os.path.exists(out) and b'"pid":' in open(out, "rb").read()):
+        assert time.monotonic() < deadline and bt.poll() is None
+        subprocess.run([TARGET, "1", "0"], stdout=subprocess.DEVNULL)
+        time.sleep(0.2)
+    took, done = finish_target(main)
+    time.sleep(0.5)  # let bpftrace drain its buffers before it is stopped
+    os.killpg(bt.pid, signal.SIGTERM)
+    bt.wait(30)
+    n, size = target_events(open(out, "rb").read(), pid)
+    return n, size, took, done
+
+
+def bench_probed(p, seconds):
+    main, pid = run_target(seconds)
+    path = p.start_trace(FUNCS, lasting=600)
+    p.wait_attached(path)
+    took, done = finish_target(main)
+    time.sleep(0.5)
+    p.kill_trace(path)
+    p.wait_finished(path, timeout=120)
+    raw = p.platform.reassemble(path)
+    n, size = target_events(raw, pid)
+    return n, size, took, done
+
+
+def bench_chunks(tmp, total_mb=20, chunk=51200):
+    stap = os.path.join(tmp, "stap")
+    line = '{"probe":"target_add","pid":1,"pad":"%s"}' % ("x" * 60)
+    count = total_mb * 1024 * 1024 // (len(line) + 1)
+    with open(stap, "w") as f:
+        f.write("#!/usr/bin/python3\nimport sys\n"
+                "sys.stdout.write((%r + '\\n') * %d)\n" % (line, count))
+    os.chmod(stap, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP |
+             stat.S_IROTH | stat.S_IXOTH)
+    with TraceProbed(chunk=chunk, trace_workers=1, stap=stap) as p:
+        p.start()
+        path = p.start_trace(["target_add"], lasting=60, tool="STAP")
+        p.wait_finished(path, timeout=300)
+        recs = [r for r in p.platform.records()
+                if r["trace"] == path and r["kind"] == "chunk" and
+                r["answered"] == 200]
+        t = recs[-1]["time"] - recs[0]["time"]
+        nbytes = sum(len(r["raw"]) for r in recs)
+        bodies = [r["raw"] for r in recs]
+        url = p.platform.url + "/submit"
+    # The same bodies, one curl process, keep-alive.
+    plat = fake_platform.FakePlatform()
+    plat.start()
+    try:
+        cfg = os.path.join(tmp, "curl.cfg")
+        with open(cfg, "w") as f:
+            for i, b in enumerate(bodies):
+                bp = os.path.join(tmp, "body%d" % i)
+                with open(bp, "w") as bf:
+                    bf.write(b)
+                if i:
+                    f.write("next\n")
+                f.write('url = "%s/submit"\nrequest = "PUT"\n'
+                        'data-binary = "@%s"\nheader = "Content-Type: '
+                        'application/json"\nheader = "Authorization: %s"\n'
+                        'output = "/dev/null"\nsilent\n'
+                        % (plat.url, bp, auth_header()))
+        t0 = time.monotonic()
+        subprocess.run(["curl", "--http1.1", "-K", cfg], check=True)
+        tc = time.monotonic() - t0
+        ok = sum(r["answered"] == 200 for r in plat.records())
+        assert ok == len(bodies), (ok, len(bodies))
+    finally:
+        plat.stop()
+    return len(bodies), nbytes, t, tc
+
+
+def main():
+    need_bpftrace()
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        na, sa, ta, da = bench_direct(seconds, tmp)
+        with TraceProbed(chunk=51200, trace_workers=1) as p:
+            p.start()
+            nb, sb, tb, db = bench_probed(p, seconds)
+        print("(a) bpftrace -> file : %9.0f events/s %7.2f MB/s  (%d events,"
+              " target: %s)" % (na / ta, sa / ta / 1e6, na, da))
+        print("(b) probed -> platform: %9.0f events/s %7.2f MB/s  (%d events,"
+              " target: %s)" % (nb / tb, sb / tb / 1e6, nb, db))
+        print("ratio b/a: events %.3f, bytes %.3f (goal >= 0.9)"
+              % ((nb / tb) / (na / ta), (sb / tb) / (sa / ta)))
+        n, nbytes, t, tc = bench_chunks(tmp)
+        print("chunks ring -> platform: %d chunks of 51200 in %.2f s: "
+              "%.0f chunks/s, %.1f MB/s of bodies" % (n, t, n / t,
+                                                     nbytes / t / 1e6))
+        print("plain curl PUT loop    : %d bodies in %.2f s: %.0f req/s, "
+              "%.1f MB/s; ratio probed/curl %.2f"
+              % (n, tc, n / tc, nbytes / tc / 1e6, tc / t))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
