@@ -56,3 +56,10 @@ AM_CPPFLAGS += -DPROBED_SRC_SQLDIR='"$(abs_top_srcdir)/sql"' \
 check_PROGRAMS += tests/unit/test_db_roundtrip
 tests_unit_test_db_roundtrip_SOURCES = tests/unit/test_db_roundtrip.c
 tests_unit_test_db_roundtrip_LDADD = $(PROBED_LIBS)
+# db_ops without a database: the query each request selects, values as
+# parameters only
+check_PROGRAMS += tests/unit/test_dbclient_ops
+TESTS += tests/unit/test_dbclient_ops
+tests_unit_test_dbclient_ops_SOURCES = tests/unit/test_dbclient_ops.c
+tests_unit_test_dbclient_ops_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_dbclient_ops_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
