@@ -327,82 +327,6 @@ fd1_dumps(const json_t *v)
 	return json_dumps(v, FD1_DUMP_FLAGS | JSON_ENCODE_ANY);
 }
 
-/* Whether civetweb keeps this connection open after the answer: HTTP/1.1
- * unless the client asked to close, HTTP/1.0 only when it asked to keep. */
-static int
-fd1_keep_alive(const struct mg_connection *c, const struct mg_request_info *ri)
-{
-	const char *hdr = mg_get_header(c, "Connection");
-
-	if (hdr != NULL) {
-		return strcasestr(hdr, "keep-alive") != NULL;
-	}
-	return ri->http_version != NULL && strcmp(ri->http_version, "1.1") == 0;
-}
-
-/* The Date header's value, formatted once a second per thread. */
-static const char *
-fd1_date(void)
-{
-	static __thread time_t last;
-	static __thread char text[40];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (now != last) {
-		gmtime_r(&now, &tm);
-		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		last = now;
-	}
-	return text;
-}
-
-/*
- * The whole answer in one buffer and one mg_write(): civetweb's
- * mg_response_header_*() send every header line with its own send(),
- * each a TCP segment with TCP_NODELAY, which cost the API listener half
- * its throughput (tests/bench/http.py).
- */
-static int
-fd1_send_raw(struct mg_connection *c, int status, const char *type,
-             const char *text, size_t len, const char *debug)
-{
-	const struct mg_request_info *ri = mg_get_request_info(c);
-	int head = strcmp(ri->request_method, "HEAD") == 0;
-	size_t cap = 512 + (debug != NULL ? strlen(debug) : 0) + len;
-	char *buf;
-	int n, rc = status;
-
-	buf = malloc(cap);
-	if (buf == NULL) {
-		log_err("malloc(%zu) for an answer failed: out of memory", cap);
-		return -1;
-	}
-	n = snprintf(buf, cap,
-	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	             "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-	             "Date: %s\r\nConnection: %s\r\n%s%s%s\r\n",
-	             status, mg_get_response_code_text(c, status), type, len,
-	             fd1_date(), fd1_keep_alive(c, ri) ? "keep-alive" : "close",
-	             debug != NULL ? "X-Debug-RD: " : "",
-	             debug != NULL ? debug : "", debug != NULL ? "\r\n" : "");
-	if (n < 0 || (size_t)n + len >= cap) {
-		log_err("snprintf(answer headers) failed");
-		free(buf);
-		return -1;
-	}
-	if (!head) {
-		memcpy(buf + n, text, len);
-		n += (int)len;
-	}
-	if (mg_write(c, buf, (size_t)n) != n) {
-		/* The client went away: nothing more can be sent. */
-		rc = -1;
-	}
-	free(buf);
-	return rc;
-}
-
 int
 fd1_send(struct mg_connection *c, struct fd1_req *r, struct fd1_result *res)
 {
@@ -417,8 +341,10 @@ fd1_send(struct mg_connection *c, struct fd1_req *r, struct fd1_result *res)
 		header = json_dumps(debug, FD1_DUMP_FLAGS | JSON_ENSURE_ASCII);
 	}
 	if (res->text != NULL) {
-		rc = fd1_send_raw(c, res->status, "text/plain; charset=utf-8",
-		                  res->text, strlen(res->text), header);
+		rc =
+		    http_send_raw(c, res->status, "text/plain; charset=utf-8",
+		                  res->text, strlen(res->text),
+		                  header != NULL ? "X-Debug-RD" : NULL, header);
 		goto out;
 	}
 	body = res->data != NULL ? fd1_dumps(res->data) : NULL;
@@ -427,8 +353,9 @@ fd1_send(struct mg_connection *c, struct fd1_req *r, struct fd1_result *res)
 		rc = http_send_error(c, 500, http_reason(500), NULL);
 		goto out;
 	}
-	rc = fd1_send_raw(c, res->status, "application/json", body,
-	                  strlen(body), header);
+	rc = http_send_raw(c, res->status, "application/json", body,
+	                   strlen(body), header != NULL ? "X-Debug-RD" : NULL,
+	                   header);
 out:
 	free(body);
 	free(header);

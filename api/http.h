@@ -65,6 +65,11 @@ const char *http_reason(int status);
 
 /* Sends body (not stolen) with status and Content-Type application/json.
  * Returns status, or -1 when the connection failed. */
+/* One write: status line, Content-Type type, Content-Length, Date,
+ * Connection, an optional extra header (hname NULL: none), the body. */
+int http_send_raw(struct mg_connection *c, int status, const char *type,
+                  const char *text, size_t len, const char *hname,
+                  const char *hvalue);
 int http_send_json(struct mg_connection *c, int status, const json_t *body);
 
 /* {"message": message, "errors": [error]}; error NULL: "errors": []. */
