@@ -38,6 +38,30 @@ def test_outage(p, api, pg):
     assert [i["traceNo"] for i in items] == [no["traceNo"]], items
 
 
+def rings(p):
+    return {r["name"]: r for r in p.ctl("rings")["rings"]}
+
+
+def test_rings_live(p, api):
+    """probectl rings shows the traffic the requests above made."""
+    before = rings(p)
+    n = 20
+    for _ in range(n):
+        expect(api.request("GET", "/traces"), 200)
+    after = rings(p)
+    for name in ("request", "response"):
+        b, a = before[name], after[name]
+        assert a["records_in"] - b["records_in"] >= n, (name, b, a)
+        assert a["records_out"] - b["records_out"] >= n, (name, b, a)
+        assert a["used"] == 0 and a["discards"] == 0, a
+    assert after["request"]["producer"] == "api"
+    assert after["response"]["consumer"] == "api"
+    out = p.probectl("rings")
+    row = [x for x in out.stdout.splitlines() if x.startswith("request ")]
+    # The table's IN column, read after the JSON: it can only have grown.
+    assert int(row[0].split()[5]) >= after["request"]["records_in"], row
+
+
 def test_migrations_once(pg, p, applied):
     assert pg.sql("SELECT version, name FROM schema_version",
                   dbname=pg.dbname) == "1|init"
@@ -52,6 +76,7 @@ def main():
             api = Api(p.port, auth)
             db_ready(api)
             test_migrations_once(pg, p, 1)
+            test_rings_live(p, api)
             test_outage(p, api, pg)
             api.close()
         finally:
