@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "api/dbclient.h"
+#include "clock.h"
 #include "log.h"
 #include "shm/msg.h"
 #include "shm/segment.h"
@@ -90,14 +91,6 @@ dbclient_stats_init(struct dbclient *c, struct shm_segment *shm)
 
 static void dbclient_drain(struct dbclient *c);
 
-static double
-dbclient_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Unlinks w if it is still listed; under c->mu. */
 static void
@@ -268,7 +261,7 @@ dbclient_frame(const char *op, json_t *args, int64_t deadline_us)
 static int
 dbclient_send(struct dbclient *c, uint64_t corr, const char *text, uint32_t len)
 {
-	double deadline = dbclient_now() + DBCLIENT_SEND_WAIT_MS / 1e3;
+	double deadline = clock_mono() + DBCLIENT_SEND_WAIT_MS / 1e3;
 	int rc;
 
 	for (;;) {
@@ -277,7 +270,7 @@ dbclient_send(struct dbclient *c, uint64_t corr, const char *text, uint32_t len)
 		if (rc != -EAGAIN) {
 			return rc;
 		}
-		double left = deadline - dbclient_now();
+		double left = deadline - clock_mono();
 		if (left <= 0) {
 			return -EAGAIN;
 		}
@@ -338,7 +331,7 @@ dbclient_call(struct dbclient *c, const char *op, json_t *args, json_t **result,
 	struct dbclient_wait w;
 	pthread_condattr_t ca;
 	struct timespec until;
-	double t0 = dbclient_now();
+	double t0 = clock_mono();
 	char *text;
 	size_t len;
 	int rc, status;
@@ -414,7 +407,7 @@ dbclient_call(struct dbclient *c, const char *op, json_t *args, json_t **result,
 	}
 	status = dbclient_unpack(&w, result, t);
 out:
-	t0 = dbclient_now() - t0;
+	t0 = clock_mono() - t0;
 	if (t != NULL) {
 		t->queryopen = t0;
 	}

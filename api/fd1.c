@@ -9,6 +9,7 @@
 #include "api/apiauth.h"
 #include "api/fd1.h"
 #include "api/lambda.h"
+#include "clock.h"
 #include "log.h"
 
 /* Reals are rounded to the microsecond first; 15 significant digits then
@@ -27,19 +28,11 @@ static const struct {
     {"production_ready", FD1_RD_READY},
 };
 
-double
-fd1_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int
 fd1_begin_request(struct mg_connection *c)
 {
-	fd1_thread_begin = fd1_now();
+	fd1_thread_begin = clock_mono();
 	return 0;
 }
 
@@ -47,7 +40,7 @@ void
 fd1_req_init(struct fd1_req *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->t_handler = fd1_now();
+	r->t_handler = clock_mono();
 	/* Without the callback (a test server) dispatch reads as zero. */
 	r->t_begin = fd1_thread_begin > 0 && fd1_thread_begin <= r->t_handler
 	                 ? fd1_thread_begin
@@ -330,7 +323,7 @@ fd1_dumps(const json_t *v)
 int
 fd1_send(struct mg_connection *c, struct fd1_req *r, struct fd1_result *res)
 {
-	json_t *debug = fd1_debug_rd(r, fd1_now());
+	json_t *debug = fd1_debug_rd(r, clock_mono());
 	char *header = NULL, *body = NULL;
 	int rc = -1;
 

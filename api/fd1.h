@@ -73,7 +73,6 @@ struct fd1_result {
 int fd1_begin_request(struct mg_connection *c);
 
 /* Monotonic seconds. */
-double fd1_now(void);
 
 /* Starts r in a handler (the begin is this thread's last begin_request). */
 void fd1_req_init(struct fd1_req *r);

@@ -9,6 +9,7 @@
 #include "api/dbclient.h"
 #include "api/lambda.h"
 #include "api/template.h"
+#include "clock.h"
 #include "log.h"
 
 /* The seed's clients wait about a second; leave room for the rest of the
@@ -82,14 +83,14 @@ lambda_heartbeat(struct apiauth *a, json_t *args, struct fd1_req *r,
 {
 	struct timespec ts;
 	char when[40];
-	double t0 = fd1_now();
+	double t0 = clock_mono();
 
 	lambda_no_args(args, r);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	lambda_iso8601(when, sizeof(when), &ts);
 	out->status = 200;
 	out->data = json_pack("{s:s, s:s}", "status", "alive", "time", when);
-	r->rowbuild += fd1_now() - t0;
+	r->rowbuild += clock_mono() - t0;
 	r->built = 1;
 }
 
@@ -128,7 +129,7 @@ lambda_trace_list(struct apiauth *a, json_t *args, struct fd1_req *r,
 	if (lambda_db(a, "template.list", args, &rows, r, out) >= 300) {
 		return;
 	}
-	t0 = fd1_now();
+	t0 = clock_mono();
 	list = json_array();
 	json_array_foreach(rows, i, row)
 	{
@@ -139,7 +140,7 @@ lambda_trace_list(struct apiauth *a, json_t *args, struct fd1_req *r,
 		}
 	}
 	json_decref(rows);
-	r->rowbuild += fd1_now() - t0;
+	r->rowbuild += clock_mono() - t0;
 	r->built = 1;
 	if (list == NULL) {
 		log_err("json_array_append(/traces) failed: out of memory");
@@ -177,12 +178,12 @@ lambda_trace_put(struct apiauth *a, json_t *args, struct fd1_req *r,
 		json_decref(tmpl);
 		return;
 	}
-	t0 = fd1_now();
+	t0 = clock_mono();
 	out->status = 200;
 	out->data =
 	    json_pack("{s:O?, s:O}", "traceNo", json_object_get(res, "traceNo"),
 	              "traceType", json_object_get(tmpl, "traceType"));
-	r->rowbuild += fd1_now() - t0;
+	r->rowbuild += clock_mono() - t0;
 	r->built = 1;
 	json_decref(res);
 	json_decref(tmpl);

@@ -5,3 +5,4 @@ libprobed_a_SOURCES += lib/conf.c lib/conf.h lib/conf_int.h lib/conf_keys.c \
 # Fuzz targets may be added from any folder's local.mk, and lib/local.mk is
 # included first: the list starts here. The pattern is in tests/local.mk.
 FUZZ_TARGETS =
+libprobed_a_SOURCES += lib/clock.h

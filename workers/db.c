@@ -177,14 +177,6 @@ db_note_down(struct db *db, const char *reason, double delay)
 	db->up = 0;
 }
 
-double
-db_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int
 db_conns_ready(const struct db *db)

@@ -86,7 +86,6 @@ struct db {
 };
 
 /* db.c */
-double db_now(void);
 /* A READY connection with nothing in flight, or NULL. */
 struct db_conn *db_conn_idle(struct db *db);
 int db_conns_ready(const struct db *db);

@@ -25,6 +25,7 @@
 
 #include "api/dbclient.h"
 #include "db_int.h"
+#include "clock.h"
 #include "log.h"
 #include "shm/msg.h"
 #include "shm/segment.h"
@@ -123,7 +124,7 @@ void
 db_queue_answer(struct db *db, struct db_req *req, int status, json_t *result,
                 const char *error)
 {
-	json_int_t us = (json_int_t)((db_now() - req->t0) * 1e6);
+	json_int_t us = (json_int_t)((clock_mono() - req->t0) * 1e6);
 	json_t *a;
 	char *text = NULL;
 	int rc = -ENOMEM;
@@ -241,7 +242,7 @@ db_queue_dispatch(struct db *db)
 	/* One at a time: a failed send may empty the queue under us. */
 	while (db->head != NULL && (dc = db_conn_idle(db)) != NULL) {
 		req = db_queue_pop(db);
-		if (!db_queue_expired(db, req, db_now())) {
+		if (!db_queue_expired(db, req, clock_mono())) {
 			db_conn_send(dc, req);
 		}
 	}
@@ -290,7 +291,7 @@ db_queue_drain(struct db *db)
 	for (;;) {
 		while ((n = ring_peek_batch(db->req_ring, recs,
 		                            DB_QUEUE_BATCH)) > 0) {
-			double now = db_now();
+			double now = clock_mono();
 
 			for (size_t i = 0; i < n; i++) {
 				if (msg_parse(&recs[i], &m) == 0) {
