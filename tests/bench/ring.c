@@ -11,16 +11,29 @@
  * bytes on without another copy is what the ring is for. Pipe and socket
  * consumers read() into a buffer and check the same words.
  * RING_BENCH_TOUCH=0 skips the touching (for the ring's own overhead).
+ *
+ * A transfer needs both of its processes on a CPU at once; on a small,
+ * shared machine other work takes turns with them and every transport's
+ * figure drops, the ring's most (it has no kernel buffer to fill while a
+ * side is off its CPU). So the run also prints, per size, the share of the
+ * ring transfer its processes spent on a CPU and how often they were
+ * preempted: a low share means the figures measure the machine's load.
+ * RING_BENCH_REPS=n runs every case n times and prints the medians.
+ * RING_BENCH_PIN=1 puts producers on the first allowed CPU and consumers on
+ * the second (all transports alike); the default lets the scheduler place
+ * them, as it does probed's workers.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,9 +51,17 @@ struct result {
 	_Atomic int bad;
 };
 
+/* How much of a transfer its two processes spent on a CPU. */
+struct sched_share {
+	double on_cpu;    /* CPU time of both / (2 * wall) */
+	long preemptions; /* involuntary context switches, both */
+};
+
 static struct result *res;
 static int bench_ms = 700;
 static int touch = 1;
+static int pin;
+static int cpus[2] = {-1, -1};
 
 static uint64_t
 now_ns(void)
@@ -193,14 +214,55 @@ fd_consumer(int fd, uint8_t *buf, size_t size)
 
 enum transport { T_RING, T_PIPE, T_SOCKET };
 
+/* The first two CPUs this process may use, for RING_BENCH_PIN. */
+static int
+bench_cpus(void)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+		perror("sched_getaffinity");
+		return -1;
+	}
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++) {
+		if (CPU_ISSET(c, &set)) {
+			cpus[n++] = c;
+		}
+	}
+	if (n < 2) {
+		fprintf(stderr, "RING_BENCH_PIN needs two CPUs\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* side 0 produces, 1 consumes. */
+static void
+bench_pin(int side)
+{
+	cpu_set_t set;
+
+	if (!pin) {
+		return;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpus[side], &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		perror("sched_setaffinity");
+	}
+}
+
 /* Records per second and bytes per second, consumer side. */
 static int
 transfer(enum transport t, struct shm_segment *seg, size_t size, double *rps,
-         double *bps)
+         double *bps, struct sched_share *share)
 {
 	uint8_t *buf = aligned_alloc(64, size < 64 ? 64 : size);
 	struct ring *r = shm_segment_ring(seg, SHM_RING_CHUNK, 0);
 	int fds[2] = {-1, -1};
+	struct rusage ru[2];
+	uint64_t t0 = now_ns(), wall;
 	pid_t pid[2];
 
 	memset(res, 0, sizeof(*res));
@@ -219,6 +281,7 @@ transfer(enum transport t, struct shm_segment *seg, size_t size, double *rps,
 			return -1;
 		}
 		if (pid[i] == 0) {
+			bench_pin(i);
 			if (t == T_RING) {
 				i == 0 ? ring_producer(r, buf, size)
 				       : ring_consumer(r, size);
@@ -236,9 +299,21 @@ transfer(enum transport t, struct shm_segment *seg, size_t size, double *rps,
 		close(fds[0]);
 		close(fds[1]);
 	}
-	waitpid(pid[0], NULL, 0);
-	waitpid(pid[1], NULL, 0);
+	wait4(pid[0], NULL, 0, &ru[0]);
+	wait4(pid[1], NULL, 0, &ru[1]);
+	wall = now_ns() - t0;
 	free(buf);
+	share->on_cpu = 0;
+	share->preemptions = 0;
+	for (int i = 0; i < 2; i++) {
+		share->on_cpu +=
+		    (double)(ru[i].ru_utime.tv_sec + ru[i].ru_stime.tv_sec) *
+		        1e9 +
+		    (double)(ru[i].ru_utime.tv_usec + ru[i].ru_stime.tv_usec) *
+		        1e3;
+		share->preemptions += ru[i].ru_nivcsw;
+	}
+	share->on_cpu /= 2.0 * (double)wall;
 	if (res->bad || res->ns == 0) {
 		fprintf(stderr, "transfer of %zu B records: bad data\n", size);
 		return -1;
@@ -369,11 +444,53 @@ pingpong(struct shm_segment *seg, int use_ring)
 	return (double)ns / PINGS / 1000.0;
 }
 
+/* Figures of one record size; each the median over the repetitions. */
+enum { F_RR, F_RB, F_PR, F_PB, F_SR, F_SB, F_MH, F_MB, F_CPU, F_PRE, F_N };
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+bench_size(struct shm_segment *seg, size_t size, size_t area, int reps,
+           double *f)
+{
+	double v[F_N][reps];
+	struct sched_share sh, ignore;
+
+	for (int k = 0; k < reps; k++) {
+		if (transfer(T_RING, seg, size, &v[F_RR][k], &v[F_RB][k], &sh) <
+		        0 ||
+		    transfer(T_PIPE, seg, size, &v[F_PR][k], &v[F_PB][k],
+		             &ignore) < 0 ||
+		    transfer(T_SOCKET, seg, size, &v[F_SR][k], &v[F_SB][k],
+		             &ignore) < 0) {
+			return -1;
+		}
+		v[F_CPU][k] = sh.on_cpu;
+		v[F_PRE][k] = (double)sh.preemptions;
+		v[F_MH][k] = memcpy_bps(size, size);
+		v[F_MB][k] = memcpy_bps(size, area);
+	}
+	for (int j = 0; j < F_N; j++) {
+		qsort(v[j], (size_t)reps, sizeof(double), cmp_double);
+		f[j] = reps % 2 ? v[j][reps / 2]
+		                : (v[j][reps / 2 - 1] + v[j][reps / 2]) / 2;
+	}
+	return 0;
+}
+
 int
 main(void)
 {
 	static const size_t sizes[] = {64, 4096, 65536};
+	double f[3][F_N];
 	struct shm_params p = {.n_trace = 2};
+	int reps = 1;
 
 	p.chunk_ring_bytes = SHM_CHUNK_RING_DEFAULT;
 	if (getenv("RING_BENCH_RING") != NULL) {
@@ -389,6 +506,16 @@ main(void)
 	if (getenv("RING_BENCH_MS") != NULL) {
 		bench_ms = atoi(getenv("RING_BENCH_MS"));
 	}
+	if (getenv("RING_BENCH_REPS") != NULL &&
+	    atoi(getenv("RING_BENCH_REPS")) > 0) {
+		reps = atoi(getenv("RING_BENCH_REPS"));
+	}
+	if (getenv("RING_BENCH_PIN") != NULL) {
+		pin = atoi(getenv("RING_BENCH_PIN"));
+		if (pin && bench_cpus() < 0) {
+			return 1;
+		}
+	}
 	log_init(NULL, LOG_LVL_WARN);
 	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
 	           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -396,26 +523,41 @@ main(void)
 	if (res == MAP_FAILED || seg == NULL) {
 		return 1;
 	}
+	/* The baseline runs in this process: on the producers' CPU. */
+	bench_pin(0);
 	printf("%-6s %12s %9s %12s %9s %12s %9s %9s %9s %9s %9s\n", "record",
 	       "ring rec/s", "ring GB/s", "pipe rec/s", "pipe GB/s",
 	       "sock rec/s", "sock GB/s", "mcpy hot", "mcpy ring", "ring/pipe",
 	       "ring/mcpy");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		double rr, rb, pr, pb, sr, sb, mh, mb;
+		double *x = f[i];
 
-		if (transfer(T_RING, seg, sizes[i], &rr, &rb) < 0 ||
-		    transfer(T_PIPE, seg, sizes[i], &pr, &pb) < 0 ||
-		    transfer(T_SOCKET, seg, sizes[i], &sr, &sb) < 0) {
+		if (bench_size(seg, sizes[i], p.chunk_ring_bytes, reps, x) <
+		    0) {
 			failed = 1;
+			x[F_CPU] = -1;
 			continue;
 		}
-		mh = memcpy_bps(sizes[i], sizes[i]);
-		mb = memcpy_bps(sizes[i], p.chunk_ring_bytes);
 		printf("%-6zu %12.0f %9.2f %12.0f %9.2f %12.0f %9.2f %9.2f "
 		       "%9.2f %9.2f %9.2f\n",
-		       sizes[i], rr, rb / 1e9, pr, pb / 1e9, sr, sb / 1e9,
-		       mh / 1e9, mb / 1e9, rb / pb, rb / mb);
+		       sizes[i], x[F_RR], x[F_RB] / 1e9, x[F_PR], x[F_PB] / 1e9,
+		       x[F_SR], x[F_SB] / 1e9, x[F_MH] / 1e9, x[F_MB] / 1e9,
+		       x[F_RB] / x[F_PB], x[F_RB] / x[F_MB]);
 	}
+	printf("ring processes on a CPU:");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (f[i][F_CPU] >= 0) {
+			printf(" %zu B %.0f%% (%.0f preemptions)%s", sizes[i],
+			       f[i][F_CPU] * 100, f[i][F_PRE],
+			       i + 1 < sizeof(sizes) / sizeof(sizes[0]) ? ","
+			                                                : "");
+		}
+	}
+	printf("\n%s, %d run%s per figure (median)\n",
+	       pin ? "pinned: producers and baseline on one CPU, consumers "
+	             "on another"
+	           : "not pinned",
+	       reps, reps > 1 ? "s" : "");
 	printf("wake-up round trip (other side asleep): ring %.1f us, pipe "
 	       "%.1f us\n",
 	       pingpong(seg, 1), pingpong(seg, 0));
