@@ -29,6 +29,8 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +354,129 @@ memcpy_bps(size_t size, size_t area)
 	return (double)n * (double)size * 1e9 / (double)ns;
 }
 
+/*
+ * The floor under any ring between two processes: records of size bytes
+ * handed through a ring-sized shared area with nothing else, no headers,
+ * no wake-ups, both sides spinning on two position counters. The producer
+ * copies in and the consumer reads in place exactly as in the ring case,
+ * so the difference between the two is the ring's own cost; the
+ * difference between this and memcpy is the price of moving every cache
+ * line from one core to another.
+ */
+struct handoff {
+	alignas(128) _Atomic uint64_t put;
+	alignas(128) _Atomic uint64_t got;
+};
+
+static uint64_t
+handoff_wait(_Atomic uint64_t *pos, uint64_t want)
+{
+	uint64_t v;
+
+	for (unsigned i = 1;
+	     (v = atomic_load_explicit(pos, memory_order_acquire)) < want;
+	     i++) {
+		/* Spinning against a peer that shares our CPU gets nowhere. */
+		if (i % 4096 == 0) {
+			sched_yield();
+		}
+		__asm__ __volatile__("" ::: "memory");
+	}
+	return v;
+}
+
+static void
+handoff_producer(struct handoff *h, uint8_t *area, size_t n, uint8_t *buf,
+                 size_t size)
+{
+	uint64_t end = now_ns() + (uint64_t)bench_ms * 500000ull, seq = 0;
+
+	for (;;) {
+		int last = (seq & 255) == 0 && now_ns() > end;
+
+		handoff_wait(&h->got, seq + 1 > n ? seq + 1 - n : 0);
+		fill(buf, size, last ? UINT64_MAX : seq);
+		memcpy(area + (seq % n) * size, buf, size);
+		atomic_store_explicit(&h->put, seq + 1, memory_order_release);
+		if (last) {
+			return;
+		}
+		seq++;
+	}
+}
+
+static void
+handoff_consumer(struct handoff *h, const uint8_t *area, size_t n, size_t size)
+{
+	uint64_t seq = 0, t0 = 0, put = 0, first;
+
+	for (;; seq++) {
+		if (seq >= put) {
+			put = handoff_wait(&h->put, seq + 1);
+		}
+		if (t0 == 0) {
+			t0 = now_ns();
+		}
+		const uint8_t *p = area + (seq % n) * size;
+
+		memcpy(&first, p, 8);
+		if (first == UINT64_MAX) {
+			break;
+		}
+		if (!consume(p, size, seq)) {
+			res->bad = 1;
+		}
+		atomic_store_explicit(&h->got, seq + 1, memory_order_release);
+	}
+	res->ns = now_ns() - t0;
+	res->bytes = seq * size;
+}
+
+/* Bytes per second through a spin-only handoff (see above). */
+static double
+handoff_bps(size_t size, size_t area)
+{
+	size_t len = sizeof(struct handoff) + area;
+	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint8_t *buf = aligned_alloc(64, size < 64 ? 64 : size);
+	struct handoff *h = (struct handoff *)(void *)m;
+	pid_t pid[2];
+
+	if (m == MAP_FAILED || buf == NULL) {
+		perror("mmap(handoff)");
+		return -1;
+	}
+	memset(res, 0, sizeof(*res));
+	for (int i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (pid[i] < 0) {
+			perror("fork");
+			return -1;
+		}
+		if (pid[i] == 0) {
+			bench_pin(i);
+			if (i == 0) {
+				handoff_producer(h, m + sizeof(*h), area / size,
+				                 buf, size);
+			} else {
+				handoff_consumer(h, m + sizeof(*h), area / size,
+				                 size);
+			}
+			_exit(0);
+		}
+	}
+	waitpid(pid[0], NULL, 0);
+	waitpid(pid[1], NULL, 0);
+	munmap(m, len);
+	free(buf);
+	if (res->bad || res->ns == 0) {
+		fprintf(stderr, "handoff of %zu B records: bad data\n", size);
+		return -1;
+	}
+	return (double)res->bytes * 1e9 / (double)res->ns;
+}
+
 /* Sleeps (no spinning) until a record arrives: a wake-up every time. */
 static void
 sleep_peek(struct ring *r, struct ring_rec *rec)
@@ -445,7 +570,20 @@ pingpong(struct shm_segment *seg, int use_ring)
 }
 
 /* Figures of one record size; each the median over the repetitions. */
-enum { F_RR, F_RB, F_PR, F_PB, F_SR, F_SB, F_MH, F_MB, F_CPU, F_PRE, F_N };
+enum {
+	F_RR,
+	F_RB,
+	F_PR,
+	F_PB,
+	F_SR,
+	F_SB,
+	F_MH,
+	F_MB,
+	F_HO,
+	F_CPU,
+	F_PRE,
+	F_N
+};
 
 static int
 cmp_double(const void *a, const void *b)
@@ -475,6 +613,10 @@ bench_size(struct shm_segment *seg, size_t size, size_t area, int reps,
 		v[F_PRE][k] = (double)sh.preemptions;
 		v[F_MH][k] = memcpy_bps(size, size);
 		v[F_MB][k] = memcpy_bps(size, area);
+		v[F_HO][k] = handoff_bps(size, area);
+		if (v[F_HO][k] < 0) {
+			return -1;
+		}
 	}
 	for (int j = 0; j < F_N; j++) {
 		qsort(v[j], (size_t)reps, sizeof(double), cmp_double);
@@ -549,6 +691,18 @@ main(void)
 		if (f[i][F_CPU] >= 0) {
 			printf(" %zu B %.0f%% (%.0f preemptions)%s", sizes[i],
 			       f[i][F_CPU] * 100, f[i][F_PRE],
+			       i + 1 < sizeof(sizes) / sizeof(sizes[0]) ? ","
+			                                                : "");
+		}
+	}
+	printf("\nspin-only handoff through a ring-sized area (the floor, see "
+	       "handoff_bps):");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (f[i][F_CPU] >= 0) {
+			printf(" %zu B %.2f GB/s (ring/handoff %.2f, "
+			       "handoff/mcpy %.2f)%s",
+			       sizes[i], f[i][F_HO] / 1e9,
+			       f[i][F_RB] / f[i][F_HO], f[i][F_HO] / f[i][F_MB],
 			       i + 1 < sizeof(sizes) / sizeof(sizes[0]) ? ","
 			                                                : "");
 		}
