@@ -131,9 +131,14 @@ class TraceProbed(Probed):
                         interval=0.2)
 
     def wait_finished(self, path, timeout=30.0):
-        return self.platform.wait_for(
-            lambda recs: self.platform.finished(path) is not None,
-            timeout=timeout)
+        """Until the platform acknowledged the run's finished record (as
+        the run table says; polling the platform's records would copy
+        every body each time), then checks the platform has it."""
+        def done():
+            st, item = self.running(path)
+            return st == 200 and item["uploaded"]
+        wait_for("trace %s uploaded" % path, done, timeout, interval=0.05)
+        assert self.platform.finished(path) is not None, path
 
 
 def run_main_target(adds, works):
