@@ -41,7 +41,7 @@ libprobed_a_SOURCES += workers/api.c workers/db.c
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += workers/trace_proto.h
 libprobed_a_SOURCES += workers/trace_job.c workers/trace_job.h
-libprobed_a_SOURCES += workers/uploader.h workers/uploader_http.c
+libprobed_a_SOURCES += workers/uploader.h workers/uploader_http.c workers/uploader_body.c
 libprobed_a_SOURCES += workers/uploader_spool.c workers/uploader_spool.h
 # trace issue: end
 # db worker: connections, request queue, ops, migrations (workers/db_int.h).

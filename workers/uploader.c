@@ -98,80 +98,14 @@ struct uploader {
 
 static void upl_run_kick(struct upl_run *r);
 
-static char *
-upl_base64(const uint8_t *p, size_t n, size_t *outlen)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out, *o;
-	size_t i;
-
-	out = malloc((n + 2) / 3 * 4 + 1);
-	if (out == NULL) {
-		return NULL;
-	}
-	o = out;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v =
-		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = tab[(v >> 6) & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n) {
-			v |= (uint32_t)p[i + 1] << 8;
-		}
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	*outlen = (size_t)(o - out);
-	return out;
-}
-
-/* The request body of an item (NOTES.md, "Upload protocol"). */
+/* The request body of an item. */
 static char *
 upl_body(const struct upl_item *it, size_t *len)
 {
-	const char *path = it->run->path;
-	json_t *o = NULL;
-	char *b64, *text;
-	size_t n;
-
 	if (it->data == NULL) {
 		return NULL;
 	}
-
-	if (it->type == TRACE_REC_START) {
-		o = json_pack("{s:s, s:s}", "trace", path, "status", "start");
-	} else if (it->type == TRACE_REC_CHUNK) {
-		b64 = upl_base64(it->data, it->tr.data_len, &n);
-		if (b64 == NULL) {
-			return NULL;
-		}
-		o = json_pack("{s:s, s:I, s:s%}", "trace", path, "no",
-		              (json_int_t)it->tr.no, "field", b64, n);
-		free(b64);
-	} else {
-		o = json_pack("{s:s, s:s%, s:i, s:s}", "trace", path, "stderr",
-		              (const char *)it->data, (size_t)it->tr.data_len,
-		              "code", (int)it->tr.code, "status", "finished");
-	}
-	if (o == NULL) {
-		return NULL;
-	}
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (text != NULL) {
-		*len = strlen(text);
-	}
-	return text;
+	return upl_body_json(it->type, it->run->path, &it->tr, it->data, len);
 }
 
 /* Frees the ring up to the first item not acknowledged. */
