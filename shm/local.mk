@@ -46,6 +46,11 @@ tests_bench_ring_SOURCES = tests/bench/ring.c
 tests_bench_ring_LDADD = $(PROBED_LIBS)
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += shm/runs.c shm/runs.h
+check_PROGRAMS += tests/unit/test_runs
+TESTS += tests/unit/test_runs
+tests_unit_test_runs_SOURCES = tests/unit/test_runs.c
+tests_unit_test_runs_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_runs_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
 # trace issue: end
 
 # Model check of the wake-up protocol (spin; skipped when not installed).

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,19 +13,15 @@
 #include "trace_proto.h"
 #include "uploader.h"
 
+/* Writes the base64 of p at out; returns the end. */
 static char *
-upl_base64(const uint8_t *p, size_t n, size_t *outlen)
+upl_base64(const uint8_t *p, size_t n, char *out)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out, *o;
+	char *o = out;
 	size_t i;
 
-	out = malloc((n + 2) / 3 * 4 + 1);
-	if (out == NULL) {
-		return NULL;
-	}
-	o = out;
 	for (i = 0; i + 2 < n; i += 3) {
 		uint32_t v =
 		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -44,8 +41,40 @@ upl_base64(const uint8_t *p, size_t n, size_t *outlen)
 		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
 		*o++ = '=';
 	}
-	*o = '\0';
-	*outlen = (size_t)(o - out);
+	return o;
+}
+
+/*
+ * A chunk body written directly: the chunk is most of the traffic, and
+ * going through jansson would copy the base64 text twice and scan it for
+ * escapes it cannot contain.
+ */
+static char *
+upl_body_chunk(const char *path, const struct trace_rec *tr,
+               const uint8_t *data, size_t *len)
+{
+	json_t *p = json_string(path);
+	char *esc = p != NULL ? json_dumps(p, JSON_ENCODE_ANY) : NULL;
+	size_t cap;
+	char *out, *o;
+	int n;
+
+	json_decref(p);
+	if (esc == NULL) {
+		return NULL;
+	}
+	cap = strlen(esc) + (tr->data_len + 2) / 3 * 4 + 64;
+	out = malloc(cap);
+	if (out == NULL) {
+		free(esc);
+		return NULL;
+	}
+	n = snprintf(out, cap, "{\"trace\":%s,\"no\":%llu,\"field\":\"", esc,
+	             (unsigned long long)tr->no);
+	free(esc);
+	o = upl_base64(data, tr->data_len, out + n);
+	memcpy(o, "\"}", 3);
+	*len = (size_t)(o + 2 - out);
 	return out;
 }
 
@@ -54,19 +83,13 @@ upl_body_json(uint16_t type, const char *path, const struct trace_rec *tr,
               const uint8_t *data, size_t *len)
 {
 	json_t *o = NULL;
-	char *b64, *text;
-	size_t n;
+	char *text;
 
+	if (type == TRACE_REC_CHUNK) {
+		return upl_body_chunk(path, tr, data, len);
+	}
 	if (type == TRACE_REC_START) {
 		o = json_pack("{s:s, s:s}", "trace", path, "status", "start");
-	} else if (type == TRACE_REC_CHUNK) {
-		b64 = upl_base64(data, tr->data_len, &n);
-		if (b64 == NULL) {
-			return NULL;
-		}
-		o = json_pack("{s:s, s:I, s:s%}", "trace", path, "no",
-		              (json_int_t)tr->no, "field", b64, n);
-		free(b64);
 	} else {
 		o = json_pack("{s:s, s:s%, s:i, s:s}", "trace", path, "stderr",
 		              (const char *)data, (size_t)tr->data_len, "code",

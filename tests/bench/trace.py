@@ -25,7 +25,9 @@ sys.path = [d for d in sys.path
             if os.path.abspath(d or ".") != os.path.dirname(
                 os.path.abspath(__file__))]
 
+import http.server
 import signal
+import threading
 import stat
 import subprocess
 import tempfile
@@ -114,6 +116,68 @@ def bench_probed(p, seconds):
     return n, size, took, done
 
 
+class _SinkHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        self.server.times.append(time.monotonic())
+        self.server.bytes += n
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def sink():
+    """A platform that only reads and answers 200: no parsing, so the
+    uploader and curl are measured rather than the fake platform."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SinkHandler)
+    srv.daemon_threads = True
+    srv.times, srv.bytes = [], 0
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def bench_sink(stap, chunk, bodies):
+    srv = sink()
+    url = "http://127.0.0.1:%d" % srv.server_address[1]
+    try:
+        with TraceProbed(chunk=chunk, trace_workers=1, stap=stap,
+                         url=url) as p:
+            p.start()
+            path = p.start_trace(["target_add"], lasting=60, tool="STAP")
+            p.wait_uploaded(path, timeout=300)
+            t = srv.times[-2] - srv.times[1]  # first chunk to last chunk
+            n = len(srv.times) - 3
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return n, t
+
+
+def curl_loop(tmp, url, bodies):
+    cfg = os.path.join(tmp, "curl.cfg")
+    with open(cfg, "w") as f:
+        for i, b in enumerate(bodies):
+            bp = os.path.join(tmp, "body%d" % i)
+            with open(bp, "w") as bf:
+                bf.write(b)
+            if i:
+                f.write("next\n")
+            f.write('url = "%s/submit"\nrequest = "PUT"\n'
+                    'data-binary = "@%s"\nheader = "Content-Type: '
+                    'application/json"\nheader = "Authorization: %s"\n'
+                    'output = "/dev/null"\nsilent\n'
+                    % (url, bp, auth_header()))
+    t0 = time.monotonic()
+    subprocess.run(["curl", "--http1.1", "-K", cfg], check=True)
+    return time.monotonic() - t0
+
+
 def bench_chunks(tmp, total_mb=20, chunk=51200):
     stap = os.path.join(tmp, "stap")
     line = '{"probe":"target_add","pid":1,"pad":"%s"}' % ("x" * 60)
@@ -133,32 +197,25 @@ def bench_chunks(tmp, total_mb=20, chunk=51200):
         t = recs[-1]["time"] - recs[0]["time"]
         nbytes = sum(len(r["raw"]) for r in recs)
         bodies = [r["raw"] for r in recs]
-        url = p.platform.url + "/submit"
+    # The same trace and the same bodies against a sink that only reads.
+    ns, ts = bench_sink(stap, chunk, bodies)
+    srv = sink()
+    try:
+        tcs = curl_loop(tmp, "http://127.0.0.1:%d" % srv.server_address[1],
+                        bodies)
+    finally:
+        srv.shutdown()
+        srv.server_close()
     # The same bodies, one curl process, keep-alive.
     plat = fake_platform.FakePlatform()
     plat.start()
     try:
-        cfg = os.path.join(tmp, "curl.cfg")
-        with open(cfg, "w") as f:
-            for i, b in enumerate(bodies):
-                bp = os.path.join(tmp, "body%d" % i)
-                with open(bp, "w") as bf:
-                    bf.write(b)
-                if i:
-                    f.write("next\n")
-                f.write('url = "%s/submit"\nrequest = "PUT"\n'
-                        'data-binary = "@%s"\nheader = "Content-Type: '
-                        'application/json"\nheader = "Authorization: %s"\n'
-                        'output = "/dev/null"\nsilent\n'
-                        % (plat.url, bp, auth_header()))
-        t0 = time.monotonic()
-        subprocess.run(["curl", "--http1.1", "-K", cfg], check=True)
-        tc = time.monotonic() - t0
+        tc = curl_loop(tmp, plat.url, bodies)
         ok = sum(r["answered"] == 200 for r in plat.records())
         assert ok == len(bodies), (ok, len(bodies))
     finally:
         plat.stop()
-    return len(bodies), nbytes, t, tc
+    return len(bodies), nbytes, t, tc, ns, ts, tcs
 
 
 def main():
@@ -185,13 +242,18 @@ def main():
               "of %s)" % (eb, mb, ", ".join("%.0f" % r[0] for r in rb)))
         print("ratio b/a: events %.3f, MB/s %.3f (goal >= 0.9)"
               % (eb / ea, mb / ma))
-        n, nbytes, t, tc = bench_chunks(tmp)
+        n, nbytes, t, tc, ns, ts, tcs = bench_chunks(tmp)
         print("chunks ring -> platform: %d chunks of 51200 in %.2f s: "
               "%.0f chunks/s, %.1f MB/s of bodies" % (n, t, n / t,
                                                      nbytes / t / 1e6))
         print("plain curl PUT loop    : %d bodies in %.2f s: %.0f req/s, "
               "%.1f MB/s; ratio probed/curl %.2f"
               % (n, tc, n / tc, nbytes / tc / 1e6, tc / t))
+        print("to a read-only sink: probed %d chunks in %.2f s: %.0f "
+              "chunks/s, %.1f MB/s; curl %.2f s: %.0f req/s; ratio "
+              "probed/curl %.2f" % (ns, ts, ns / ts, ns * nbytes / n / ts / 1e6,
+                                    tcs, n / tcs, (n / tcs and
+                                                   (ns / ts) / (n / tcs))))
     return 0
 
 

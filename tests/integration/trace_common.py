@@ -66,13 +66,16 @@ def lambda_settings(platform_url, chunk=1000, stap="/usr/bin/stap"):
 class TraceProbed(Probed):
     """probed + a fake platform; uploader retries fast."""
 
-    def __init__(self, chunk=1000, trace_workers=2, stap=None, extra=""):
+    def __init__(self, chunk=1000, trace_workers=2, stap=None, extra="",
+                 url=None):
         self.platform = fake_platform.FakePlatform(uuid=UUID, secret=None,
                                                    hang_seconds=3.0)
         self.platform.start()
         self.chunk = chunk
+        # url: upload somewhere else than the fake platform (benchmarks).
+        url = url or self.platform.url
         super().__init__(lambda_settings=lambda_settings(
-            self.platform.url + "/", chunk, stap or "/usr/bin/stap"),
+            url + "/", chunk, stap or "/usr/bin/stap"),
             trace_workers=trace_workers)
         upl = "uploader:\n  timeout: 1\n  backoff-max: 0.3\n"
         if "uploader:\n" in extra:
@@ -80,8 +83,8 @@ class TraceProbed(Probed):
         else:
             extra = upl + extra
         self.write_config(self.settings_text(extra),
-            lambda_settings(self.platform.url + "/", chunk,
-                            stap or "/usr/bin/stap"))
+                          lambda_settings(url + "/", chunk,
+                                          stap or "/usr/bin/stap"))
         self.auth = auth_header()
 
     def close(self):
@@ -129,6 +132,12 @@ class TraceProbed(Probed):
             return None
         return wait_for("trace %s attached" % path, attached, timeout,
                         interval=0.2)
+
+    def wait_uploaded(self, path, timeout=30.0):
+        def done():
+            st, item = self.running(path)
+            return st == 200 and item["uploaded"]
+        wait_for("trace %s uploaded" % path, done, timeout, interval=0.05)
 
     def wait_finished(self, path, timeout=30.0):
         """Until the platform acknowledged the run's finished record (as
