@@ -31,4 +31,7 @@ EXTRA_DIST += tests/integration/trace_faults.py
 TESTS += tests/integration/trace_spool.py
 EXTRA_DIST += tests/integration/trace_spool.py
 EXTRA_DIST += tests/bench/trace.py
+# /trace/start with a template stored in PostgreSQL (template.get).
+TESTS += tests/integration/trace_db.py
+EXTRA_DIST += tests/integration/trace_db.py
 # trace issue: end

@@ -67,7 +67,7 @@ class TraceProbed(Probed):
     """probed + a fake platform; uploader retries fast."""
 
     def __init__(self, chunk=1000, trace_workers=2, stap=None, extra="",
-                 url=None):
+                 url=None, db="unreachable"):
         self.platform = fake_platform.FakePlatform(uuid=UUID, secret=None,
                                                    hang_seconds=3.0)
         self.platform.start()
@@ -76,7 +76,7 @@ class TraceProbed(Probed):
         url = url or self.platform.url
         super().__init__(lambda_settings=lambda_settings(
             url + "/", chunk, stap or "/usr/bin/stap"),
-            trace_workers=trace_workers)
+            trace_workers=trace_workers, db=db)
         upl = "uploader:\n  timeout: 1\n  backoff-max: 0.3\n"
         if "uploader:\n" in extra:
             extra = extra.replace("uploader:\n", upl)
