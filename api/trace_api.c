@@ -316,9 +316,7 @@ trace_api_kill(struct mg_connection *c, void *arg)
 		json_decref(cmd);
 	}
 	json_decref(req);
-	mg_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-	             "Content-Length: 6\r\n\r\nKilled");
-	return 200;
+	return http_send_raw(c, 200, "text/plain", "Killed", 6, NULL, NULL);
 }
 
 const struct http_route trace_api_routes[] = {

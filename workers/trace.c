@@ -234,6 +234,8 @@ trace_start(struct trace_worker *tw, const struct msg *m, json_t *cmd)
 	j = trace_job_new(&tw->env, (int)slot, m->corr, rs, path,
 	                  (size_t)chunk);
 	if (j == NULL) {
+		/* Out of memory: try again on the next space wake-up. */
+		trace_arm_space(tw, 0);
 		return -1;
 	}
 	j->lasting =

@@ -94,7 +94,18 @@ struct uploader {
 	int down; /* the last request failed */
 	uint64_t spool_total, spooled, spool_full;
 	int spool_full_logged;
+	/* Counters on the uploader's stats page (-1: not registered). */
+	struct stats_page *st;
+	int st_ok, st_failed, st_spooled, st_full, st_spool_bytes;
 };
+
+static void
+upl_count(struct uploader *u, int id, uint64_t n)
+{
+	if (u->st != NULL && id >= 0) {
+		stats_add(u->st, id, n);
+	}
+}
 
 static void upl_run_kick(struct upl_run *r);
 
@@ -256,6 +267,7 @@ upl_spool_check(struct uploader *u, int i)
 		                    &it->spool_off, &u->spool_total,
 		                    max) != 0) {
 			u->spool_full++;
+			upl_count(u, u->st_full, 1);
 			if (!u->spool_full_logged) {
 				log_warn("spool full (%llu bytes, "
 				         "uploader.spool-max-bytes): trace "
@@ -268,7 +280,12 @@ upl_spool_check(struct uploader *u, int i)
 		it->spooled = 1;
 		it->data = NULL;
 		u->spooled++;
+		upl_count(u, u->st_spooled, 1);
 		n++;
+	}
+	if (u->st != NULL && u->st_spool_bytes >= 0) {
+		stats_gauge_set(u->st, u->st_spool_bytes,
+		                (int64_t)u->spool_total);
 	}
 	if (n > 0) {
 		log_info("platform down: %llu records of chunk/%d spooled "
@@ -290,12 +307,14 @@ upl_done(void *arg, long status, const char *err)
 	if (status >= 200 && status < 300) {
 		r->failures = 0;
 		u->down = 0;
+		upl_count(u, u->st_ok, 1);
 		u->spool_full_logged = 0;
 		upl_run_acked(r);
 		return;
 	}
 	u->failed++;
 	u->down = 1;
+	upl_count(u, u->st_failed, 1);
 	for (int i = 0; i < u->nrings; i++) {
 		upl_spool_check(u, i);
 	}
@@ -539,6 +558,23 @@ uploader_main(struct worker *w)
 		return WORKER_EXIT_PERMANENT;
 	}
 	srandom((unsigned)getpid());
+	u.st = shm_segment_stats(w->shm, SHM_PROC_UPLOADER);
+	if (u.st != NULL) {
+		u.st_ok = stats_register(u.st, "upload_ok", STATS_COUNTER, "",
+		                         "PUT /submit answered 2xx");
+		u.st_failed =
+		    stats_register(u.st, "upload_failed", STATS_COUNTER, "",
+		                   "PUT /submit failed or not 2xx (retried)");
+		u.st_spooled =
+		    stats_register(u.st, "spool_records", STATS_COUNTER, "",
+		                   "records moved to the disk spool");
+		u.st_full =
+		    stats_register(u.st, "spool_full", STATS_COUNTER, "",
+		                   "times the spool was at its bound");
+		u.st_spool_bytes =
+		    stats_register(u.st, "spool_bytes", STATS_GAUGE, "bytes",
+		                   "bytes in the spool files");
+	}
 	for (int i = 0; i < w->conf->trace_workers && i < SHM_MAX_TRACE; i++) {
 		struct upl_ring *ur = &u.rings[i];
 
