@@ -61,6 +61,24 @@ def test_kill(p):
     print("ok: kill")
 
 
+def test_concurrent(p):
+    """Three runs at once, spread over the workers, each whole."""
+    main, pid = run_main_target(ADDS, WORKS)
+    paths = [p.start_trace(["target_add", "target_work"], lasting=6)
+             for _ in range(3)]
+    workers = set()
+    for path in paths:
+        workers.add(p.wait_attached(path)["worker"])
+    assert workers == {0, 1}, workers  # the least busy worker each time
+    release_target(main)
+    for path in paths:
+        p.wait_finished(path, timeout=30)
+        raw = check_complete(p, path)
+        assert count_events(raw, pid) == expected(ADDS, WORKS)
+    print("ok: three concurrent runs on workers %s, each whole"
+          % sorted(workers))
+
+
 def test_refused(p):
     st, body, _ = p.api("/trace/start", "POST",
                         {"traceT": "BPF", "traceId": 1, "lasting": 10 ** 7})
@@ -74,6 +92,7 @@ def main():
         p.start()
         test_complete_trace(p)
         test_kill(p)
+        test_concurrent(p)
         test_refused(p)
     return 0
 
