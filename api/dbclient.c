@@ -91,7 +91,6 @@ dbclient_stats_init(struct dbclient *c, struct shm_segment *shm)
 
 static void dbclient_drain(struct dbclient *c);
 
-
 /* Unlinks w if it is still listed; under c->mu. */
 static void
 dbclient_unlink(struct dbclient *c, struct dbclient_wait *w)

@@ -68,7 +68,7 @@ struct shm_segment;
 /* Timing for FD1: queryopen = sent until answered; db_us as reported. */
 struct dbclient_timing {
 	double queryopen; /* seconds */
-	double db;	  /* seconds inside the db worker */
+	double db;        /* seconds inside the db worker */
 };
 
 /* Made on the api worker's loop; watches the response ring's eventfd. */
@@ -79,7 +79,7 @@ void dbclient_free(struct dbclient *c);
  * Returns the status (200, 404, 503...); *result (owned by the caller)
  * gets "result" on success or {"message": error} otherwise. */
 int dbclient_call(struct dbclient *c, const char *op, json_t *args,
-    json_t **result, int timeout_ms, struct dbclient_timing *t);
+                  json_t **result, int timeout_ms, struct dbclient_timing *t);
 
 /* The api worker's client (workers/api.c), for HTTP handlers: made before
  * the listeners start, freed after they stopped; NULL outside the api

@@ -28,7 +28,6 @@ static const struct {
     {"production_ready", FD1_RD_READY},
 };
 
-
 int
 fd1_begin_request(struct mg_connection *c)
 {

@@ -28,8 +28,7 @@
  * taken again; each file inserts its own schema_version row.
  */
 /* No parameters; one row, one boolean column: does schema_version exist. */
-#define SQL_SCHEMA_EXISTS                                                      \
-	"SELECT to_regclass('schema_version') IS NOT NULL"
+#define SQL_SCHEMA_EXISTS "SELECT to_regclass('schema_version') IS NOT NULL"
 /* No parameters; one row: the highest applied version (0 for none). */
 #define SQL_SCHEMA_VERSION                                                     \
 	"SELECT coalesce(max(version), 0) FROM schema_version"
@@ -56,7 +55,7 @@
  * text), ordered by type then id.
  */
 #define SQL_TEMPLATE_LIST                                                      \
-	"SELECT 'BPF' AS trace_type, id, process, functions, environment,"    \
+	"SELECT 'BPF' AS trace_type, id, process, functions, environment,"     \
 	" value, options FROM bpf_templates"                                   \
 	" UNION ALL"                                                           \
 	" SELECT 'STAP', id, process, functions, environment, value, options"  \
@@ -123,13 +122,14 @@
 /* /traces/running/all for one node. $1 node_id. Rows of SQL_RUN_COLS. */
 #define SQL_RUN_LIST_RUNNING                                                   \
 	SQL_RUN_COLS " WHERE ended_at IS NULL AND node_id = $1::integer"       \
-		     " ORDER BY id"
+	             " ORDER BY id"
 
 /* run.list: the unfinished runs of one node, or of no node. $1 node_id
  * (NULL allowed). Rows of SQL_RUN_COLS. */
 #define SQL_RUN_LIST_UNFINISHED                                                \
-	SQL_RUN_COLS " WHERE ended_at IS NULL"                                 \
-		     " AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
+	SQL_RUN_COLS                                                           \
+	    " WHERE ended_at IS NULL"                                          \
+	    " AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
 
 /* At start, the runs a previous life of this node left unfinished can no
  * longer finish. $1 node_id. Returns the ids marked. */

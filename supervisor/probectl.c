@@ -207,31 +207,38 @@ probectl_print_rings(json_t *ans)
 static void
 probectl_print_stats(json_t *ans)
 {
-	json_t *metrics = json_object_get(json_object_get(ans, "stats"),
-	    "metrics");
+	json_t *metrics =
+	    json_object_get(json_object_get(ans, "stats"), "metrics");
 	json_t *m;
 	size_t i;
 
 	printf("%-28s %-9s %14s  %s\n", "METRIC", "TYPE", "VALUE", "UNIT");
-	json_array_foreach(metrics, i, m) {
-		const char *type = json_string_value(json_object_get(m, "type"));
-		const char *unit = json_string_value(json_object_get(m, "unit"));
-		const char *name = json_string_value(json_object_get(m, "name"));
+	json_array_foreach(metrics, i, m)
+	{
+		const char *type =
+		    json_string_value(json_object_get(m, "type"));
+		const char *unit =
+		    json_string_value(json_object_get(m, "unit"));
+		const char *name =
+		    json_string_value(json_object_get(m, "name"));
 
 		if (type != NULL && strcmp(type, "histogram") == 0) {
 			printf("%-28s %-9s %14lld  %s (count; p50 %lld, p99 "
-			       "%lld, max %lld)\n", name, type,
-			    (long long)json_integer_value(json_object_get(m,
-				"count")), unit,
-			    (long long)json_integer_value(json_object_get(m,
-				"p50")),
-			    (long long)json_integer_value(json_object_get(m,
-				"p99")),
-			    (long long)json_integer_value(json_object_get(m,
-				"max")));
+			       "%lld, max %lld)\n",
+			       name, type,
+			       (long long)json_integer_value(
+			           json_object_get(m, "count")),
+			       unit,
+			       (long long)json_integer_value(
+			           json_object_get(m, "p50")),
+			       (long long)json_integer_value(
+			           json_object_get(m, "p99")),
+			       (long long)json_integer_value(
+			           json_object_get(m, "max")));
 			continue;
 		}
-		printf("%-28s %-9s %14lld  %s\n", name, type,
+		printf(
+		    "%-28s %-9s %14lld  %s\n", name, type,
 		    (long long)json_integer_value(json_object_get(m, "value")),
 		    unit);
 	}

@@ -59,7 +59,7 @@ struct proc {
 	pid_t pid;
 	double started;  /* ev_now of the last fork */
 	double ready_at; /* ev_now of the last ready report */
-	double died_at;	 /* ev_time of the last crash, until ready again */
+	double died_at;  /* ev_time of the last crash, until ready again */
 	unsigned restarts;
 	double backoff;    /* delay before the next restart */
 	double crashes[5]; /* times of the last crashes, a ring */

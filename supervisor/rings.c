@@ -32,7 +32,7 @@ super_shm_create(struct super *s)
 		return -1;
 	superstats_init(s);
 	log_info("shared segment: %zu bytes, %u rings", s->shm->size,
-	    s->shm->n_rings);
+	         s->shm->n_rings);
 	return 0;
 }
 
@@ -40,5 +40,5 @@ json_t *
 control_rings(struct super *s)
 {
 	return json_pack("{s:b, s:o}", "ok", 1, "rings",
-	    shm_segment_rings_json(s->shm));
+	                 shm_segment_rings_json(s->shm));
 }

@@ -45,8 +45,8 @@ spawn_err_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	p->errlen += (size_t)n;
 	start = p->errbuf;
-	while ((nl = memchr(start, '\n', p->errlen - (size_t)(start -
-	    p->errbuf))) != NULL) {
+	while ((nl = memchr(start, '\n',
+	                    p->errlen - (size_t)(start - p->errbuf))) != NULL) {
 		log_line_from(p->name, start, (size_t)(nl - start));
 		start = nl + 1;
 	}
@@ -87,7 +87,7 @@ spawn_pgfile_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int line = 0;
 
 	snprintf(path, sizeof(path), "%s/pg/data/postmaster.pid",
-	    s->conf->state_dir);
+	         s->conf->state_dir);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return;
@@ -107,13 +107,13 @@ spawn_describe_exit(struct proc *p, int status)
 {
 	if (WIFEXITED(status))
 		snprintf(p->last_exit, sizeof(p->last_exit), "exit %d",
-		    WEXITSTATUS(status));
+		         WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(p->last_exit, sizeof(p->last_exit), "signal %d (%s)",
-		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+		         WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
 		snprintf(p->last_exit, sizeof(p->last_exit), "status %#x",
-		    status);
+		         status);
 }
 
 static void
@@ -148,8 +148,8 @@ spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		shm_segment_repair_consumer(s->shm, p->shm_id);
 	}
 	if (requested) {
-		if (!clean && !(WIFSIGNALED(st) &&
-		    WTERMSIG(st) == p->kind->stop_signal))
+		if (!clean &&
+		    !(WIFSIGNALED(st) && WTERMSIG(st) == p->kind->stop_signal))
 			s->stop_unclean = true;
 		log_info("%s stopped (%s)", p->name, p->last_exit);
 		policy_event(s, p, POLICY_EXITED);
@@ -157,7 +157,7 @@ spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_EXIT_PERMANENT) {
 		log_err("%s failed permanently (exit %d): not restarting",
-		    p->name, WORKER_EXIT_PERMANENT);
+		        p->name, WORKER_EXIT_PERMANENT);
 		policy_event(s, p, POLICY_PERMANENT);
 		return;
 	}
@@ -281,7 +281,7 @@ spawn_kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (p->pid == 0)
 		return;
 	log_warn("%s (pid %d) did not stop within %.1f s: sending KILL",
-	    p->name, (int)p->pid, s->conf->stop_timeout);
+	         p->name, (int)p->pid, s->conf->stop_timeout);
 	p->kill_sent = true;
 	s->stop_unclean = true;
 	kill(p->pid, SIGKILL);
@@ -296,7 +296,7 @@ spawn_signal(struct super *s, struct proc *p, int sig)
 	p->stop_requested = true;
 	if (kill(p->pid, sig) == -1 && errno != ESRCH)
 		log_err("kill(%d, %d) for %s failed: %s", (int)p->pid, sig,
-		    p->name, strerror(errno));
+		        p->name, strerror(errno));
 	if (!ev_is_active(&p->kill_w)) {
 		ev_timer_set(&p->kill_w, s->conf->stop_timeout, 0.);
 		ev_timer_start(s->loop, &p->kill_w);

@@ -20,19 +20,22 @@ superstats_init(struct super *s)
 	s->stats = p;
 	if (p == NULL)
 		return;
-	s->st_crashes = stats_register(p, "worker_crashes", STATS_COUNTER,
-	    "crashes", "workers that exited without being asked to");
-	s->st_restarts = stats_register(p, "worker_restarts", STATS_COUNTER,
-	    "restarts", "workers forked again after their first start");
-	s->st_recovery = stats_register(p, "worker_recovery_time",
-	    STATS_HISTOGRAM, "us", "from a crash being reaped to the new "
-				   "worker reporting ready");
+	s->st_crashes =
+	    stats_register(p, "worker_crashes", STATS_COUNTER, "crashes",
+	                   "workers that exited without being asked to");
+	s->st_restarts =
+	    stats_register(p, "worker_restarts", STATS_COUNTER, "restarts",
+	                   "workers forked again after their first start");
+	s->st_recovery =
+	    stats_register(p, "worker_recovery_time", STATS_HISTOGRAM, "us",
+	                   "from a crash being reaped to the new "
+	                   "worker reporting ready");
 	s->st_running = stats_register(p, "workers_running", STATS_GAUGE,
-	    "workers", "workers in state RUNNING");
+	                               "workers", "workers in state RUNNING");
 	s->st_degraded = stats_register(p, "workers_degraded", STATS_GAUGE,
-	    "workers", "workers in state DEGRADED");
+	                                "workers", "workers in state DEGRADED");
 	s->st_failed = stats_register(p, "workers_failed", STATS_GAUGE,
-	    "workers", "workers in state FAILED");
+	                              "workers", "workers in state FAILED");
 }
 
 void
@@ -59,7 +62,8 @@ superstats_changed(struct super *s, struct proc *p)
 		return;
 	if (p->died_at != 0. && p->pid != 0 && p->ready_at >= p->died_at) {
 		if (s->st_recovery >= 0)
-			stats_observe(s->stats, s->st_recovery,
+			stats_observe(
+			    s->stats, s->st_recovery,
 			    (uint64_t)((ev_time() - p->died_at) * 1e6));
 		p->died_at = 0.;
 	}

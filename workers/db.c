@@ -177,7 +177,6 @@ db_note_down(struct db *db, const char *reason, double delay)
 	db->up = 0;
 }
 
-
 int
 db_conns_ready(const struct db *db)
 {

@@ -125,11 +125,11 @@ worker_drop_privileges(struct worker *w)
 		log_err("getpwnam(%s) failed: no such user", user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid,
-	    pw->pw_gid, pw->pw_gid) == -1 || setresuid(pw->pw_uid,
-	    pw->pw_uid, pw->pw_uid) == -1) {
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
 		log_err("dropping privileges to %s failed: %s", user,
-		    strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	/* Verify that root cannot be regained. */

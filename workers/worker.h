@@ -29,19 +29,19 @@ struct shm_segment;
 struct runs;
 
 struct worker {
-	const char *name;	 /* "api", "trace/1" */
-	int index;		 /* instance number within its kind */
-	struct ev_loop *loop;	 /* fresh, owned by this process */
+	const char *name;        /* "api", "trace/1" */
+	int index;               /* instance number within its kind */
+	struct ev_loop *loop;    /* fresh, owned by this process */
 	const struct conf *conf; /* read-only snapshot from before fork */
 	struct shm_segment *shm; /* mapped before fork, checked at start */
-	int shm_id;		 /* enum shm_proc; -1: uses no ring */
-	struct runs *runs;	 /* trace runs (shm/runs.h), before fork */
+	int shm_id;              /* enum shm_proc; -1: uses no ring */
+	struct runs *runs;       /* trace runs (shm/runs.h), before fork */
 	int ready_fd;
-	int stopping;		 /* set once TERM or INT arrived */
-	int faults;		 /* FAULT_* from fault_check() */
+	int stopping; /* set once TERM or INT arrived */
+	int faults;   /* FAULT_* from fault_check() */
 	/* Called on the loop when TERM/INT arrives; NULL: ev_break the loop. */
 	void (*on_stop)(struct worker *w);
-	void *data;		 /* the kind's own state */
+	void *data; /* the kind's own state */
 };
 
 typedef int (*worker_main_fn)(struct worker *w);
