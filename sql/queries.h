@@ -126,10 +126,12 @@
 
 /* run.list: the unfinished runs of one node, or of no node. $1 node_id
  * (NULL allowed). Rows of SQL_RUN_COLS. */
-#define SQL_RUN_LIST_UNFINISHED                                                \
-	SQL_RUN_COLS                                                           \
-	    " WHERE ended_at IS NULL"                                          \
-	    " AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
+/* clang-format 14 does not settle on this macro's layout. */
+/* clang-format off */
+#define SQL_RUN_LIST_UNFINISHED \
+	SQL_RUN_COLS " WHERE ended_at IS NULL" \
+	" AND node_id IS NOT DISTINCT FROM $1::integer ORDER BY id"
+/* clang-format on */
 
 /* At start, the runs a previous life of this node left unfinished can no
  * longer finish. $1 node_id. Returns the ids marked. */
