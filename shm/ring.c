@@ -363,16 +363,12 @@ void
 ring_consumer_resume(struct ring *r)
 {
 	struct ring_ctl *c = r->ctl;
-	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-	uint64_t to = atomic_load_explicit(&c->clear_to, memory_order_acquire);
+	uint64_t tail;
 
-	if (r->mp && to > tail) {
-		/* The last consumer died zeroing (R5): finish for it. */
-		ring_zero(r, tail, to);
-		atomic_store_explicit(&c->tail, to, memory_order_release);
-		tail = to;
+	if (ring_finish_release(r)) {
 		ring_wake_producer(r);
 	}
+	tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 	r->read_pos = tail;
 	r->read_count = 0;
 	r->last_end = tail;

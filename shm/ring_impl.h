@@ -61,5 +61,6 @@ uint64_t ring_ready_hdr(struct ring *r, uint64_t pos);
 int ring_has_space(struct ring *r, uint32_t len);
 /* Zeroes [from, to) of the data area (ring.c). */
 void ring_zero(struct ring *r, uint64_t from, uint64_t to);
+int ring_finish_release(struct ring *r);
 
 #endif

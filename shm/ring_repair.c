@@ -106,17 +106,30 @@ ring_repair(struct ring *r)
 	return n;
 }
 
-void
-ring_repair_consumer(struct ring *r)
+/* The last consumer died zeroing (R5): finish its release. 1 if it had
+ * to; only the consumer or, with the consumer dead, the supervisor calls
+ * this, so nobody moves tail meanwhile. */
+int
+ring_finish_release(struct ring *r)
 {
 	struct ring_ctl *c = r->ctl;
 	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 	uint64_t to = atomic_load_explicit(&c->clear_to, memory_order_acquire);
 
-	if (r->mp && to > tail) {
-		ring_zero(r, tail, to);
-		atomic_store_explicit(&c->tail, to, memory_order_release);
+	if (!r->mp || to <= tail) {
+		return 0;
 	}
+	ring_zero(r, tail, to);
+	atomic_store_explicit(&c->tail, to, memory_order_release);
+	return 1;
+}
+
+void
+ring_repair_consumer(struct ring *r)
+{
+	struct ring_ctl *c = r->ctl;
+
+	ring_finish_release(r);
 	atomic_store_explicit(&c->consumer_waiting, 0, memory_order_relaxed);
 	ring_wake_producer(r);
 }
