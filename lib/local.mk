@@ -6,3 +6,4 @@ libprobed_a_SOURCES += lib/conf.c lib/conf.h lib/conf_int.h lib/conf_keys.c \
 # included first: the list starts here. The pattern is in tests/local.mk.
 FUZZ_TARGETS =
 libprobed_a_SOURCES += lib/clock.h
+libprobed_a_SOURCES += lib/why.c lib/why.h

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/template.h"
+#include "why.h"
 #include "trace_run.h"
 
 #define TRACE_RUN_SUDO "/usr/bin/sudo"
@@ -55,19 +56,6 @@ static const struct trace_run_option trace_run_options[] = {
     {TRACE_TOOL_STAP, "-s", TRACE_RUN_ARG_MIB},
     {TRACE_TOOL_STAP, "-x", TRACE_RUN_ARG_PID},
 };
-
-static int
-trace_run_refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* 1..max in decimal without sign or leading zero, else 0. */
 static long
@@ -124,13 +112,13 @@ trace_run_check_options(enum trace_tool tool, const char *const *options,
 	const struct trace_run_option *o;
 
 	if (noptions > TRACE_RUN_MAX_OPTIONS) {
-		return trace_run_refuse(why, whylen, "options: more than %d",
-		                        TRACE_RUN_MAX_OPTIONS);
+		return why_refuse(why, whylen, "options: more than %d",
+		                  TRACE_RUN_MAX_OPTIONS);
 	}
 	for (size_t i = 0; i < noptions; i++) {
 		o = trace_run_option_find(tool, options[i]);
 		if (o == NULL) {
-			return trace_run_refuse(
+			return why_refuse(
 			    why, whylen,
 			    "options[%zu]: not an allowed %s option", i,
 			    trace_script_tool_name(tool));
@@ -140,7 +128,7 @@ trace_run_check_options(enum trace_tool tool, const char *const *options,
 		}
 		if (i + 1 >= noptions ||
 		    !trace_run_arg_ok(o->arg, options[i + 1])) {
-			return trace_run_refuse(
+			return why_refuse(
 			    why, whylen,
 			    "options[%zu]: %s needs a valid value after it", i,
 			    o->name);
@@ -160,25 +148,24 @@ trace_run_check_env(enum trace_tool tool, const char *const *names,
 	    tool == TRACE_TOOL_STAP ? TEMPLATE_STAP : TEMPLATE_BPF;
 
 	if (n > TRACE_RUN_MAX_ENV) {
-		return trace_run_refuse(why, whylen,
-		                        "environment: more than %d",
-		                        TRACE_RUN_MAX_ENV);
+		return why_refuse(why, whylen, "environment: more than %d",
+		                  TRACE_RUN_MAX_ENV);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (names[i] == NULL || values[i] == NULL) {
-			return trace_run_refuse(
-			    why, whylen, "environment[%zu]: no value", i);
+			return why_refuse(why, whylen,
+			                  "environment[%zu]: no value", i);
 		}
 		if (!template_env_name_ok(t, names[i], strlen(names[i]))) {
-			return trace_run_refuse(
+			return why_refuse(
 			    why, whylen,
 			    "environment[%zu]: name not allowed for %s", i,
 			    trace_script_tool_name(tool));
 		}
 		if (!template_env_value_ok(values[i], strlen(values[i]))) {
-			return trace_run_refuse(
-			    why, whylen, "environment[%zu]: value not allowed",
-			    i);
+			return why_refuse(why, whylen,
+			                  "environment[%zu]: value not allowed",
+			                  i);
 		}
 	}
 	return 0;
@@ -191,21 +178,20 @@ trace_run_check_file(const char *what, const char *path, int exec, char *why,
 	struct stat st;
 
 	if (path == NULL || path[0] != '/') {
-		return trace_run_refuse(why, whylen, "%s: not an absolute path",
-		                        what);
+		return why_refuse(why, whylen, "%s: not an absolute path",
+		                  what);
 	}
 	if (stat(path, &st) == -1) {
-		return trace_run_refuse(why, whylen, "%s %s: %s", what, path,
-		                        strerror(errno));
+		return why_refuse(why, whylen, "%s %s: %s", what, path,
+		                  strerror(errno));
 	}
 	if (!S_ISREG(st.st_mode)) {
-		return trace_run_refuse(
-		    why, whylen, "%s %s: not a regular file", what, path);
+		return why_refuse(why, whylen, "%s %s: not a regular file",
+		                  what, path);
 	}
 	if (exec && access(path, X_OK) == -1) {
-		return trace_run_refuse(why, whylen,
-		                        "%s %s: not executable: %s", what, path,
-		                        strerror(errno));
+		return why_refuse(why, whylen, "%s %s: not executable: %s",
+		                  what, path, strerror(errno));
 	}
 	return 0;
 }
@@ -240,13 +226,13 @@ trace_run_check(const struct trace_run_spec *spec, int sudo, char *why,
 	}
 	/* env would take a tool path with '=' for one more variable. */
 	if (sudo && strchr(spec->tool_path, '=') != NULL) {
-		return trace_run_refuse(
-		    why, whylen, "tool path: '=' cannot pass through env");
+		return why_refuse(why, whylen,
+		                  "tool path: '=' cannot pass through env");
 	}
 	if (sudo && (pw == NULL || strchr(pw, '\n') != NULL)) {
 		/* Never name the password, not even its length. */
-		return trace_run_refuse(why, whylen,
-		                        "sudo needs root-password (one line)");
+		return why_refuse(why, whylen,
+		                  "sudo needs root-password (one line)");
 	}
 	if (sudo &&
 	    trace_run_check_file("sudo",
@@ -416,7 +402,7 @@ trace_run_send_password(int fd, const char *pw, char *why, size_t whylen)
 	int rc = 0;
 
 	if (line == NULL) {
-		return trace_run_refuse(why, whylen, "malloc failed");
+		return why_refuse(why, whylen, "malloc failed");
 	}
 	memcpy(line, pw, len);
 	line[len] = '\n';
@@ -426,7 +412,7 @@ trace_run_send_password(int fd, const char *pw, char *why, size_t whylen)
 			continue;
 		}
 		if (n < 0) {
-			rc = trace_run_refuse(
+			rc = why_refuse(
 			    why, whylen,
 			    "writing the password to sudo failed: %s",
 			    strerror(errno));
@@ -444,19 +430,19 @@ trace_run_pipes(int out[2], int err[2], int in[2], int sudo, char *why,
                 size_t whylen)
 {
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1) {
-		return trace_run_refuse(why, whylen, "pipe2 failed: %s",
-		                        strerror(errno));
+		return why_refuse(why, whylen, "pipe2 failed: %s",
+		                  strerror(errno));
 	}
 	if (sudo &&
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) == -1) {
-		return trace_run_refuse(why, whylen, "socketpair failed: %s",
-		                        strerror(errno));
+		return why_refuse(why, whylen, "socketpair failed: %s",
+		                  strerror(errno));
 	}
 	(void)fcntl(out[0], F_SETPIPE_SZ, TRACE_RUN_PIPE_SIZE);
 	if (fcntl(out[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(err[0], F_SETFL, O_NONBLOCK) == -1) {
-		return trace_run_refuse(why, whylen, "fcntl(O_NONBLOCK): %s",
-		                        strerror(errno));
+		return why_refuse(why, whylen, "fcntl(O_NONBLOCK): %s",
+		                  strerror(errno));
 	}
 	return 0;
 }
@@ -481,21 +467,20 @@ trace_run_start(struct trace_run *r, const struct trace_run_spec *spec,
 	env = trace_run_build_env(spec);
 	argv = env == NULL ? NULL : trace_run_build_argv(spec, env, sudo);
 	if (argv == NULL) {
-		trace_run_refuse(why, whylen, "out of memory");
+		why_refuse(why, whylen, "out of memory");
 		goto fail;
 	}
 	if (trace_run_pipes(out, err, in, sudo, why, whylen) == -1) {
 		goto fail;
 	}
 	if ((rc = trace_run_attr(&attr)) != 0) {
-		trace_run_refuse(why, whylen, "posix_spawnattr: %s",
-		                 strerror(rc));
+		why_refuse(why, whylen, "posix_spawnattr: %s", strerror(rc));
 		goto fail;
 	}
 	if ((rc = trace_run_actions(&fa, in[1], out[1], err[1])) != 0) {
 		posix_spawnattr_destroy(&attr);
-		trace_run_refuse(why, whylen, "posix_spawn_file_actions: %s",
-		                 strerror(rc));
+		why_refuse(why, whylen, "posix_spawn_file_actions: %s",
+		           strerror(rc));
 		goto fail;
 	}
 	/* Through sudo, sudo gets the same environment: it keeps none of it. */
@@ -503,8 +488,8 @@ trace_run_start(struct trace_run *r, const struct trace_run_spec *spec,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
-		trace_run_refuse(why, whylen, "posix_spawn(%s) failed: %s",
-		                 argv[0], strerror(rc));
+		why_refuse(why, whylen, "posix_spawn(%s) failed: %s", argv[0],
+		           strerror(rc));
 		goto fail;
 	}
 	r->pid = pid;

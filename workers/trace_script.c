@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "why.h"
 #include "trace_script.h"
 
 /*
@@ -31,19 +32,6 @@ const char *
 trace_script_suffix(enum trace_tool tool)
 {
 	return tool == TRACE_TOOL_STAP ? ".stp" : ".bt";
-}
-
-static int
-trace_script_refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 static int
@@ -71,20 +59,19 @@ trace_script_check_process(const char *process, char *why, size_t whylen)
 	size_t len;
 
 	if (process == NULL || process[0] != '/') {
-		return trace_script_refuse(why, whylen,
-		                           "process: not an absolute path");
+		return why_refuse(why, whylen, "process: not an absolute path");
 	}
 	len = strlen(process);
 	if (len > TRACE_SCRIPT_MAX_PATH) {
-		return trace_script_refuse(why, whylen,
-		                           "process: longer than %d characters",
-		                           TRACE_SCRIPT_MAX_PATH);
+		return why_refuse(why, whylen,
+		                  "process: longer than %d characters",
+		                  TRACE_SCRIPT_MAX_PATH);
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)process[i];
 
 		if (!trace_script_is_alnum(c) && strchr("/._+-@", c) == NULL) {
-			return trace_script_refuse(
+			return why_refuse(
 			    why, whylen,
 			    "process: character 0x%02x at offset %zu is not "
 			    "allowed in a traced path",
@@ -106,18 +93,18 @@ trace_script_check_function(const char *function, char *why, size_t whylen)
 	unsigned char c;
 
 	if (function == NULL || function[0] == '\0') {
-		return trace_script_refuse(why, whylen, "function: empty");
+		return why_refuse(why, whylen, "function: empty");
 	}
 	len = strlen(function);
 	if (len > TRACE_SCRIPT_MAX_NAME) {
-		return trace_script_refuse(
-		    why, whylen, "function: longer than %d characters",
-		    TRACE_SCRIPT_MAX_NAME);
+		return why_refuse(why, whylen,
+		                  "function: longer than %d characters",
+		                  TRACE_SCRIPT_MAX_NAME);
 	}
 	c = (unsigned char)function[0];
 	if ((!trace_script_is_alnum(c) && strchr("_*?", c) == NULL) ||
 	    (c >= '0' && c <= '9')) {
-		return trace_script_refuse(
+		return why_refuse(
 		    why, whylen,
 		    "function: must start with a letter, '_' or a wildcard");
 	}
@@ -129,7 +116,7 @@ trace_script_check_function(const char *function, char *why, size_t whylen)
 			continue;
 		}
 		if (!trace_script_is_alnum(c) && strchr("_.*?", c) == NULL) {
-			return trace_script_refuse(
+			return why_refuse(
 			    why, whylen,
 			    "function: character 0x%02x at offset %zu is not "
 			    "allowed in a symbol name",
@@ -147,30 +134,29 @@ trace_script_check(const struct trace_script_spec *spec, char *why,
 
 	if (spec->tool != TRACE_TOOL_BPFTRACE &&
 	    spec->tool != TRACE_TOOL_STAP) {
-		return trace_script_refuse(why, whylen, "unknown trace type");
+		return why_refuse(why, whylen, "unknown trace type");
 	}
 	if (trace_script_check_process(spec->process, why, whylen) == -1) {
 		return -1;
 	}
 	if (spec->nfunctions == 0) {
-		return trace_script_refuse(why, whylen, "functions: empty");
+		return why_refuse(why, whylen, "functions: empty");
 	}
 	if (spec->nfunctions > TRACE_SCRIPT_MAX_FUNCTIONS) {
-		return trace_script_refuse(why, whylen,
-		                           "functions: more than %d",
-		                           TRACE_SCRIPT_MAX_FUNCTIONS);
+		return why_refuse(why, whylen, "functions: more than %d",
+		                  TRACE_SCRIPT_MAX_FUNCTIONS);
 	}
 	for (size_t i = 0; i < spec->nfunctions; i++) {
 		if (trace_script_check_function(spec->functions[i], inner,
 		                                sizeof(inner)) == -1) {
-			return trace_script_refuse(
-			    why, whylen, "functions[%zu]: %s", i, inner);
+			return why_refuse(why, whylen, "functions[%zu]: %s", i,
+			                  inner);
 		}
 	}
 	if (spec->lasting == 0 || spec->lasting > TRACE_SCRIPT_MAX_LASTING) {
-		return trace_script_refuse(
-		    why, whylen, "lasting: expected 1..%u seconds, got %u",
-		    TRACE_SCRIPT_MAX_LASTING, spec->lasting);
+		return why_refuse(why, whylen,
+		                  "lasting: expected 1..%u seconds, got %u",
+		                  TRACE_SCRIPT_MAX_LASTING, spec->lasting);
 	}
 	return 0;
 }
@@ -291,8 +277,8 @@ trace_script_build(const struct trace_script_spec *spec, char **out, char *why,
 	}
 	f = open_memstream(&buf, &len);
 	if (f == NULL) {
-		return trace_script_refuse(
-		    why, whylen, "open_memstream failed: %s", strerror(errno));
+		return why_refuse(why, whylen, "open_memstream failed: %s",
+		                  strerror(errno));
 	}
 	if (spec->tool == TRACE_TOOL_STAP) {
 		trace_script_stap(f, spec);
@@ -302,8 +288,8 @@ trace_script_build(const struct trace_script_spec *spec, char **out, char *why,
 	/* A memstream reports a failed allocation at fclose. */
 	if (ferror(f) | fclose(f)) {
 		free(buf);
-		return trace_script_refuse(
-		    why, whylen, "building the script failed: out of memory");
+		return why_refuse(why, whylen,
+		                  "building the script failed: out of memory");
 	}
 	*out = buf;
 	return 0;
