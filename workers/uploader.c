@@ -268,7 +268,7 @@ upl_spool_check(struct uploader *u, int i)
 		                    max) != 0) {
 			u->spool_full++;
 			upl_count(u, u->st_full, 1);
-			if (!u->spool_full_logged) {
+			if (!u->spool_full_logged && !ur->spool.failing) {
 				log_warn("spool full (%llu bytes, "
 				         "uploader.spool-max-bytes): trace "
 				         "output waits for the platform",

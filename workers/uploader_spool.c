@@ -62,25 +62,65 @@ upl_spool_close(struct upl_spool *sp)
 	sp->fd = -1;
 }
 
+/* pwrite until all of buf is written: a short write is retried, so a full
+ * disk ends with the call's errno (ENOSPC), not a count. */
+static int
+upl_spool_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			if (n == 0) {
+				errno = EIO;
+			}
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int
 upl_spool_write(struct upl_spool *sp, const void *rec, uint32_t len,
                 uint64_t *off, uint64_t *total, uint64_t max)
 {
 	uint64_t need = sizeof(uint32_t) + (uint64_t)len;
-	ssize_t n;
+	int err;
 
 	if (sp->fd < 0 || *total + need > max) {
 		errno = ENOSPC;
 		return -1;
 	}
-	n = pwrite(sp->fd, &len, sizeof(len), (off_t)sp->end);
-	if (n == (ssize_t)sizeof(len)) {
-		n = pwrite(sp->fd, rec, len, (off_t)(sp->end + sizeof(len)));
-	}
-	if (n != (ssize_t)len && n != (ssize_t)sizeof(len)) {
-		log_err("pwrite(spool chunk-%d, %u) failed: %s", sp->ring, len,
-		        n < 0 ? strerror(errno) : "short write");
+	if (upl_spool_pwrite(sp->fd, &len, sizeof(len), sp->end) != 0 ||
+	    upl_spool_pwrite(sp->fd, rec, len, sp->end + sizeof(len)) != 0) {
+		err = errno;
+		/* A partial record past the end reads back as damage on
+		 * replay: cut it off. */
+		if (ftruncate(sp->fd, (off_t)sp->end) == -1) {
+			/* Nothing more to do here: replay cuts it off. */
+		}
+		/* Tried again at every failed request: logged once until a
+		 * write succeeds. */
+		if (!sp->failing) {
+			log_err("pwrite(spool chunk-%d, %u) failed: %s: spool "
+			        "full, trace output waits for the platform",
+			        sp->ring, len, strerror(err));
+			sp->failing = 1;
+		}
+		errno = err;
 		return -1;
+	}
+	if (sp->failing) {
+		log_info("spool chunk-%d: writing again", sp->ring);
+		sp->failing = 0;
 	}
 	*off = sp->end + sizeof(len);
 	sp->end += need;
@@ -137,6 +177,15 @@ upl_spool_replay(struct upl_spool *sp, uint64_t *total,
 		if (len > UPL_SPOOL_REC_MAX || pos + sizeof(len) + len > size) {
 			log_err("spool chunk-%d: damaged at %llu, rest ignored",
 			        sp->ring, (unsigned long long)pos);
+			/* New records go where the damage began, not after it,
+			 * so a later replay reaches them. */
+			if (ftruncate(sp->fd, (off_t)pos) == -1) {
+				log_err("ftruncate(spool chunk-%d) failed: %s",
+				        sp->ring, strerror(errno));
+				return -1;
+			}
+			*total -= size - pos;
+			sp->end = pos;
 			break;
 		}
 		buf = malloc(len);

@@ -22,6 +22,7 @@ struct upl_spool {
 	int ring;
 	uint64_t end;  /* bytes written */
 	uint64_t live; /* records not yet acknowledged */
+	int failing;   /* the last write failed (logged once) */
 };
 
 /* Creates the directory (owned by uid/gid) and opens ring's file: called
@@ -31,7 +32,8 @@ int upl_spool_open(struct upl_spool *sp, const char *state_dir, int ring,
 void upl_spool_close(struct upl_spool *sp);
 
 /* Appends one record; *off is where to read it back. 0; -1 at the bound
- * (errno ENOSPC, nothing logged) or after logging a write error. */
+ * (errno ENOSPC, nothing logged) or on a write error (a full disk), logged
+ * once until a write succeeds again (sp->failing set meanwhile). */
 int upl_spool_write(struct upl_spool *sp, const void *rec, uint32_t len,
                     uint64_t *off, uint64_t *total, uint64_t max);
 /* Reads a record back into buf (len bytes). 0, or -1 after logging. */

@@ -34,4 +34,7 @@ EXTRA_DIST += tests/bench/trace.py
 # /trace/start with a template stored in PostgreSQL (template.get).
 TESTS += tests/integration/trace_db.py
 EXTRA_DIST += tests/integration/trace_db.py
+# db worker SIGKILLed mid-trace; the disk under the spool full (tmpfs).
+TESTS += tests/integration/trace_faults2.py
+EXTRA_DIST += tests/integration/trace_faults2.py
 # trace issue: end
