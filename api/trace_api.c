@@ -20,6 +20,7 @@
 #include <sys/random.h>
 
 #include "api/dbclient.h"
+#include "api/runlog.h"
 #include "api/trace_api.h"
 #include "conf.h"
 #include "log.h"
@@ -163,7 +164,7 @@ trace_api_start(struct mg_connection *c, void *arg)
 	char uuid[40], path[RUNS_PATH_MAX], *info = NULL;
 	const char *tool;
 	uint64_t run_id;
-	int worker, slot = -1, status;
+	int worker, slot = -1, status, recorded;
 
 	if (http_read_json(c, http_body_limit(c), &req) != 0) {
 		return 400;
@@ -210,9 +211,22 @@ trace_api_start(struct mg_connection *c, void *arg)
 	json_object_set(cmd, "lasting", lasting);
 	json_object_set_new(cmd, "chunk_size",
 	                    json_integer((json_int_t)conf->submit_chunk_size));
+	/* Recorded before the worker can see it, so that the run's own
+	 * updates (running, ended) always find their row. An inline test
+	 * template has no traceId and is not recorded. */
+	recorded = json_is_integer(json_object_get(req, "traceId"));
+	if (recorded) {
+		runlog_insert(
+		    tool != NULL ? tool : "BPF",
+		    json_integer_value(json_object_get(req, "traceId")), path,
+		    worker, json_integer_value(lasting), tpl);
+	}
 	if (trace_api_send(worker, TRACE_CMD_START, run_id, cmd) != 0) {
 		log_err("trace %s: command ring of trace/%d is full", path,
 		        worker);
+		if (recorded) {
+			runlog_abort(path);
+		}
 		runs_free(t, slot);
 		status = http_send_error(c, 503, "trace worker busy", NULL);
 		goto out;

@@ -38,6 +38,7 @@
 #include <civetweb.h>
 
 #include "api/admin.h"
+#include "api/runlog.h"
 #include "api/apiauth.h"
 #include "api/dbclient.h"
 #include "api/fd1.h"
@@ -429,13 +430,18 @@ api_main(struct worker *w)
 	         "%.2f ms)",
 	         a.api.ports, a.admin.ports, api_now_ms() - t0);
 	worker_ready(w);
+	/* Not fatal: traces run without their record in PostgreSQL. */
+	(void)runlog_start(w);
 
 	ev_run(w->loop, 0);
 
 	if (a.stopper_started) {
 		pthread_join(a.stopper, NULL);
 	}
-	/* civetweb's threads are gone: no call can be waiting. */
+	/* A run-log call in flight ends at its timeout, the loop being
+	 * gone; then civetweb's threads and the run log are gone: no call
+	 * can be waiting. */
+	runlog_stop();
 	dbclient_free(api_db);
 	api_db = NULL;
 	apiauth_free(&auth);
