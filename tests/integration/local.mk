@@ -9,7 +9,8 @@ INTEGRATION_TESTS = \
 	tests/integration/embedded_db.py \
 	tests/integration/config_check.py
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/support/probed_fixture.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/support/probed_fixture.py \
+	tests/support/pgfixture.py tests/bench/restart.py
 # db worker and dbclient through the real rings, real PostgreSQL
 TESTS += tests/integration/db_roundtrip.py
 EXTRA_DIST += tests/integration/db_roundtrip.py
