@@ -141,7 +141,7 @@ http_date(void)
  * The whole answer in one buffer and one mg_write(): civetweb's
  * mg_response_header_*() send every header line with its own send(),
  * each a TCP segment with TCP_NODELAY, which cost the listeners half
- * their throughput (tests/bench/http.py). hname NULL: no extra header.
+ * their throughput (tests/bench/http_load.py). hname NULL: no extra header.
  * HEAD gets the headers only.
  */
 int

@@ -50,5 +50,5 @@ tests_fuzz_fd1_fuzz_LDADD = $(FUZZ_LDADD)
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += api/trace_api.c api/trace_api.h api/runlog.c api/runlog.h
 # trace issue: end
-# Benchmark, not run by make check: python3 tests/bench/http.py from a build
-EXTRA_DIST += tests/bench/http.py
+# Benchmark, not run by make check: python3 tests/bench/http_load.py from a build
+EXTRA_DIST += tests/bench/http_load.py

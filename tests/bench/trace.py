@@ -19,12 +19,6 @@ Run as root from the build directory:
 import os
 import sys
 
-# tests/bench holds an http.py of its own: keep it from shadowing the
-# standard library's http package.
-sys.path = [d for d in sys.path
-            if os.path.abspath(d or ".") != os.path.dirname(
-                os.path.abspath(__file__))]
-
 import http.server
 import signal
 import threading

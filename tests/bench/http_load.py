@@ -9,7 +9,7 @@
 printed as requests/s and as ratios to nginx. Then the median and p99
 latency of GET /traces with 100 templates stored in a real PostgreSQL.
 
-usage: tests/bench/http.py [SECONDS] [CONNECTIONS]   (from the build
+usage: tests/bench/http_load.py [SECONDS] [CONNECTIONS]   (from the build
 directory; PROBED_API_THREADS sets api-threads, default the config's)
 Needs wrk and nginx on PATH (or /usr/sbin/nginx) and PostgreSQL.
 """
@@ -23,9 +23,6 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# This file is called http.py: its own folder must not hide the standard
-# library's http package.
-sys.path = [d for d in sys.path if os.path.abspath(d or ".") != HERE]
 import http.client  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
