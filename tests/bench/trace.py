@@ -27,7 +27,10 @@ import subprocess
 import tempfile
 import time
 
-import fake_platform
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import fake_platform  # noqa: E402
 from probed_fixture import BUILDDIR
 from trace_common import (TARGET, TraceProbed, auth_header, need_bpftrace,
                           wait_for)
