@@ -150,6 +150,18 @@ class TraceProbed(Probed):
         assert self.platform.finished(path) is not None, path
 
 
+def store_template(p):
+    """PUT /trace of a BPF template tracing TARGET's two functions, retried
+    until the db worker has its connection; returns the traceNo."""
+    tpl = {"process": TARGET, "functions": ["target_add", "target_work"],
+           "environment": [], "value": [], "options": [], "traceType": "BPF"}
+
+    def put():
+        st, body, _ = p.api("/trace", "PUT", tpl)
+        return json.loads(body) if st == 200 else None
+    return wait_for("PUT /trace stored", put, 30, interval=0.2)["traceNo"]
+
+
 def run_main_target(adds, works):
     """The traced target: waits for a line on stdin, then calls."""
     main = subprocess.Popen([TARGET, "-w", str(adds), str(works)],

@@ -9,7 +9,8 @@ import sys
 from pgfixture import PgFixture
 from trace_common import (TraceProbed, check_complete, count_events,
                           expected, need_bpftrace, release_target,
-                          run_main_target, TARGET, wait_for)
+                          run_main_target, store_template, TARGET,
+                          wait_for)
 
 ADDS, WORKS = 30, 10
 
@@ -19,16 +20,7 @@ def main():
     with PgFixture() as pg:
         with TraceProbed(chunk=1000, db=pg) as p:
             p.start()
-            tpl = {"process": TARGET, "functions": ["target_add",
-                                                    "target_work"],
-                   "environment": [], "value": [], "options": [],
-                   "traceType": "BPF"}
-
-            def put():
-                st, body, _ = p.api("/trace", "PUT", tpl)
-                return json.loads(body) if st == 200 else None
-            no = wait_for("PUT /trace stored", put, 30, interval=0.2)
-            no = no["traceNo"]
+            no = store_template(p)
             st, body, _ = p.api("/trace/start", "POST",
                                 {"traceT": "BPF", "traceId": no + 1000,
                                  "lasting": 5})

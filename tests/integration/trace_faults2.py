@@ -21,7 +21,8 @@ import time
 from pgfixture import PgFixture
 from trace_common import (TARGET, TraceProbed, check_complete, count_events,
                           expected, need_bpftrace, release_target,
-                          run_main_target, skip, wait_for)
+                          run_main_target, skip, store_template,
+                          wait_for)
 
 
 def state(p, path):
@@ -33,16 +34,7 @@ def test_db_worker_killed():
     with PgFixture() as pg:
         with TraceProbed(chunk=1000, db=pg) as p:
             p.start()
-            tpl = {"process": TARGET,
-                   "functions": ["target_add", "target_work"],
-                   "environment": [], "value": [], "options": [],
-                   "traceType": "BPF"}
-
-            def put():
-                st, body, _ = p.api("/trace", "PUT", tpl)
-                return json.loads(body) if st == 200 else None
-            no = wait_for("PUT /trace stored", put, 30, interval=0.2)
-            no = no["traceNo"]
+            no = store_template(p)
             main, pid = run_main_target(adds, works)
             st, body, _ = p.api("/trace/start", "POST",
                                 {"traceT": "BPF", "traceId": no,
@@ -63,9 +55,8 @@ def test_db_worker_killed():
                      (dbpid, 0, None) and p.worker("db")["state"] ==
                      "RUNNING", 30)
             # Back and serving: a second template is stored after the first.
-            again = wait_for("PUT /trace after the restart", put, 30,
-                             interval=0.2)
-            assert again["traceNo"] > no, (again, no)
+            again = store_template(p)
+            assert again > no, (again, no)
             print("ok: db worker SIGKILLed mid-trace: %d chunks, finished "
                   "code 0, db worker back" %
                   state(p, path)["chunks_acked"])
