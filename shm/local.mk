@@ -1,6 +1,6 @@
 # shm: the shared-memory data plane (segment, rings, messages, stats pages).
 libprobed_a_SOURCES += shm/ring.c shm/ring.h shm/ring_impl.h \
-	shm/ring_wait.c shm/ring_repair.c shm/msg.c shm/msg.h \
+	shm/ring_wait.c shm/ring_repair.c shm/ring_fence.c shm/msg.c shm/msg.h \
 	shm/seqlock.h shm/stats.c shm/stats_read.c shm/stats.h \
 	shm/segment.c shm/segment_ops.c shm/segment.h
 
@@ -42,7 +42,8 @@ tests_integration_ring_crash_LDADD = $(PROBED_LIBS)
 
 # Benchmark, not run by make check: tests/bench/ring prints the figures.
 noinst_PROGRAMS += tests/bench/ring
-tests_bench_ring_SOURCES = tests/bench/ring.c
+tests_bench_ring_SOURCES = tests/bench/ring.c tests/bench/ring_place.c \
+	tests/bench/ring_place.h
 tests_bench_ring_LDADD = $(PROBED_LIBS)
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += shm/runs.c shm/runs.h
@@ -57,3 +58,8 @@ tests_unit_test_runs_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
 TESTS += tests/model/ring_wakeup.sh
 EXTRA_DIST += tests/model/ring_wakeup.sh tests/model/ring_wakeup.pml \
 	tests/model/ring_wakeup_mp.pml
+
+check_PROGRAMS += tests/integration/ring_wakeup
+TESTS += tests/integration/ring_wakeup
+tests_integration_ring_wakeup_SOURCES = tests/integration/ring_wakeup.c
+tests_integration_ring_wakeup_LDADD = $(PROBED_LIBS)

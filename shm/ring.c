@@ -13,13 +13,16 @@
  * then stores the tail with release. A producer loads the tail with
  * acquire before it writes into the space the tail freed.
  *
- * R3 (sleep). A side that sleeps stores its waiting flag, then a seq_cst
+ * R3 (sleep). A side that sleeps stores its waiting flag, then a heavy
  * fence, then rechecks the condition. The other side makes the condition
- * true (R1/R2 store), then a seq_cst fence, then loads the flag. Of two
+ * true (R1/R2 store), then a light fence, then loads the flag. Of two
  * fenced store-then-load sequences at least one sees the other's store
  * (Dekker), so either the sleeper sees the record/space or the waker sees
- * the flag and writes the eventfd. The flag is taken with an exchange so
- * only one waker pays for the syscall.
+ * the flag and writes the eventfd. The heavy fence is membarrier() and the
+ * light one a compiler barrier, so commits and releases never wait for
+ * their stores to drain (ring_fence.c argues why that pair is enough); a
+ * kernel without membarrier gets a CPU fence on both sides. The flag is
+ * taken with an exchange so only one waker pays for the syscall.
  *
  * R4 (crash). A process killed by a signal leaves a prefix of each of its
  * threads' stores in program order: the kernel drains store buffers before
@@ -73,6 +76,7 @@ ring_init(struct ring_ctl *ctl, uint64_t size, uint32_t flags)
 	 * the MP free-space invariant (R5), and not touching it here keeps
 	 * idle rings from using memory. */
 	memset(ctl, 0, sizeof(*ctl));
+	ring_fence_register();
 	ctl->size = size;
 	ctl->flags = flags;
 	ctl->magic = RING_CTL_MAGIC;
@@ -91,6 +95,7 @@ ring_attach(struct ring *r, struct ring_ctl *ctl, int data_fd, int space_fd)
 		return -EINVAL;
 	}
 	memset(r, 0, sizeof(*r));
+	ring_fence_register();
 	r->ctl = ctl;
 	r->data = (uint8_t *)(ctl + 1);
 	r->size = size;
@@ -123,7 +128,7 @@ static void
 ring_signal(int fd, _Atomic uint32_t *flag, _Atomic uint64_t *count, int shared)
 {
 	/* R3: our store is done; the fence pairs with the sleeper's. */
-	atomic_thread_fence(memory_order_seq_cst);
+	ring_fence_light();
 	if (atomic_load_explicit(flag, memory_order_relaxed) == 0) {
 		return;
 	}

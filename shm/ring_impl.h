@@ -52,6 +52,23 @@ ring_count(int shared, _Atomic uint64_t *c, uint64_t n)
 	}
 }
 
+/* R3's fences (ring_fence.c). The waker's side is light only in a process
+ * registered for the sleeper's membarrier. */
+extern _Atomic int ring_fence_registered;
+void ring_fence_register(void);
+void ring_fence_heavy(void);
+
+static inline void
+ring_fence_light(void)
+{
+	if (atomic_load_explicit(&ring_fence_registered,
+	                         memory_order_relaxed)) {
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+}
+
 /* R3 wakers (ring.c). */
 void ring_wake_consumer(struct ring *r);
 void ring_wake_producer(struct ring *r);

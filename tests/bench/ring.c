@@ -23,10 +23,13 @@
  * the second (all transports alike); the default lets the scheduler place
  * them, as it does probed's workers.
  *
- * On a VM the host decides how near the two vCPUs are: the same run of this
- * code has shown 64 KiB handoff/mcpy at 0.31 (cores apart) and 0.63 (cores
- * sharing a cache) minutes apart. The handoff line says which case a run
- * got; the ring cannot beat it, so ring/mcpy at 64 KiB is bounded by it.
+ * On a VM the host decides how near the two vCPUs are, and moves them: a
+ * cache line's round trip between them is about 80 ns (sharing a cache)
+ * or about 400 ns (apart), seconds apart in the same run. The run prints
+ * that round trip before and after every ring transfer; compare figures of
+ * one placement only. Apart, every cross-core figure drops: the handoff
+ * line shows the floor (64 KiB handoff/mcpy 0.31 apart, 0.63-0.75 near),
+ * and the ring cannot beat it.
  */
 #include "config.h"
 
@@ -48,6 +51,7 @@
 
 #include "log.h"
 #include "shm/segment.h"
+#include "tests/bench/ring_place.h"
 
 #define PINGS 20000
 
@@ -587,6 +591,8 @@ enum {
 	F_HO,
 	F_CPU,
 	F_PRE,
+	F_LB, /* cache-line round trip before the ring transfer, ns */
+	F_LA, /* and after it */
 	F_N
 };
 
@@ -606,9 +612,13 @@ bench_size(struct shm_segment *seg, size_t size, size_t area, int reps,
 	struct sched_share sh, ignore;
 
 	for (int k = 0; k < reps; k++) {
+		v[F_LB][k] = place_line_rtt_ns();
 		if (transfer(T_RING, seg, size, &v[F_RR][k], &v[F_RB][k], &sh) <
-		        0 ||
-		    transfer(T_PIPE, seg, size, &v[F_PR][k], &v[F_PB][k],
+		    0) {
+			return -1;
+		}
+		v[F_LA][k] = place_line_rtt_ns();
+		if (transfer(T_PIPE, seg, size, &v[F_PR][k], &v[F_PB][k],
 		             &ignore) < 0 ||
 		    transfer(T_SOCKET, seg, size, &v[F_SR][k], &v[F_SB][k],
 		             &ignore) < 0) {
@@ -708,6 +718,16 @@ main(void)
 			       "handoff/mcpy %.2f)%s",
 			       sizes[i], f[i][F_HO] / 1e9,
 			       f[i][F_RB] / f[i][F_HO], f[i][F_HO] / f[i][F_MB],
+			       i + 1 < sizeof(sizes) / sizeof(sizes[0]) ? ","
+			                                                : "");
+		}
+	}
+	printf("\ncache-line round trip between the CPUs before/after the "
+	       "ring transfer (vCPU placement, see ring_place.c):");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (f[i][F_CPU] >= 0) {
+			printf(" %zu B %.0f/%.0f ns%s", sizes[i], f[i][F_LB],
+			       f[i][F_LA],
 			       i + 1 < sizeof(sizes) / sizeof(sizes[0]) ? ","
 			                                                : "");
 		}

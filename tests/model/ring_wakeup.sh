@@ -26,11 +26,19 @@ done
 
 # SP mutant: the consumer sets its flag after the recheck, not before.
 sed -e 's|cwait = 1;\t/\* ring_consumer_prepare_wait \*/|skip;|' \
-    -e 's|:: tail < head -> cwait = 0|:: tail < head -> skip|' \
+    -e 's|:: tail + tpend < head -> cwait = 0|:: tail + tpend < head -> skip|' \
     -e 's|atomic { data_efd > 0 -> data_efd = 0 };|cwait = 1; atomic { data_efd > 0 -> data_efd = 0 };|' \
     "$dir_src/ring_wakeup.pml" >mutant.pml
 if check mutant.pml; then
 	echo "ring_wakeup.pml: the mutant without the recheck passed"
+	fail=1
+fi
+# SP mutant: the sleepers fence only themselves (a CPU fence where the
+# wakers have none), so a waker's buffered store can hide from the recheck.
+sed -e 's|^\tatomic { head = head + hpend; hpend = 0; tail = tail + tpend; tpend = 0 }|\tskip|' \
+    "$dir_src/ring_wakeup.pml" >mutant_fence.pml
+if check mutant_fence.pml; then
+	echo "ring_wakeup.pml: the mutant without membarrier passed"
 	fail=1
 fi
 # MP mutant: one token however many producers sleep (a plain flag).
@@ -40,5 +48,5 @@ if check mutant_mp.pml; then
 	echo "ring_wakeup_mp.pml: the one-token mutant passed"
 	fail=1
 fi
-[ $fail = 0 ] && echo "ring wake-up models: no lost wake-up; both mutants caught"
+[ $fail = 0 ] && echo "ring wake-up models: no lost wake-up; all three mutants caught"
 exit $fail

@@ -4,7 +4,10 @@
  * consumer takes the count and writes that many tokens on a semaphore
  * eventfd; a woken producer takes one token. Checked with spin for a lost
  * wake-up (no poll timeout in the model: a producer left asleep with
- * space free is a deadlock, an invalid end state).
+ * space free is a deadlock, an invalid end state). Statements run in
+ * sequential consistency: this model checks the counting; the fences
+ * under it (a waker with no CPU fence, a sleeper with membarrier) are
+ * checked in ring_wakeup.pml.
  *
  *   spin -a ring_wakeup_mp.pml && cc -O2 -o pan pan.c && ./pan -m200000
  */
