@@ -42,8 +42,8 @@ tests_integration_ring_crash_LDADD = $(PROBED_LIBS)
 
 # Benchmark, not run by make check: tests/bench/ring prints the figures.
 noinst_PROGRAMS += tests/bench/ring
-tests_bench_ring_SOURCES = tests/bench/ring.c tests/bench/ring_place.c \
-	tests/bench/ring_place.h
+tests_bench_ring_SOURCES = tests/bench/ring.c tests/bench/ring_base.c \
+	tests/bench/ring_bench.h
 tests_bench_ring_LDADD = $(PROBED_LIBS)
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += shm/runs.c shm/runs.h
