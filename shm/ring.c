@@ -218,6 +218,38 @@ ring_reserve_mp(struct ring *r, uint32_t len, uint64_t total, void **out)
 	return 0;
 }
 
+/*
+ * Small records: start the RFOs of the space a record or so ahead. The
+ * consumer read those lines a lap ago, so they are shared in its cache,
+ * and a store to one waits for the invalidation; a 64 B record is one
+ * store, so without help the producer has one or two such misses in
+ * flight, and each costs a cross-core round trip (400 ns when the host
+ * put our CPUs far apart: 10 M records/s; with this, 16-21 M). memcpy of
+ * a few KiB streams on its own and prefetching competes with it (4 KiB:
+ * 8.6 -> 5.5 GB/s), so only records up to RING_PREFETCH_MAX get it. Only
+ * space known free is touched: a line the consumer has still to read
+ * would be taken from under it.
+ */
+#define RING_PREFETCH_AHEAD 1024
+#define RING_PREFETCH_MAX   1024
+
+static inline void
+ring_prefetch_ahead(struct ring *r, uint64_t end, uint64_t need)
+{
+	uint64_t from = (end + RING_PREFETCH_AHEAD) & ~(uint64_t)63;
+	uint64_t to = end + RING_PREFETCH_AHEAD + need;
+
+	if (need > RING_PREFETCH_MAX) {
+		return;
+	}
+	if (to > r->cached_tail + r->size) {
+		to = r->cached_tail + r->size;
+	}
+	for (; from < to; from += 64) {
+		ring_prefetch_write(r->data + (from & r->mask));
+	}
+}
+
 int
 ring_reserve(struct ring *r, uint32_t len, void **out)
 {
@@ -245,6 +277,7 @@ ring_reserve(struct ring *r, uint32_t len, void **out)
 			return -EAGAIN;
 		}
 	}
+	ring_prefetch_ahead(r, head + need, need);
 	if (pad) {
 		atomic_store_explicit(ring_hdr(r, head),
 		                      RING_HDR_VALID | RING_HDR_PAD |
