@@ -13,16 +13,16 @@
  * then stores the tail with release. A producer loads the tail with
  * acquire before it writes into the space the tail freed.
  *
- * R3 (sleep). A side that sleeps stores its waiting flag, then a heavy
- * fence, then rechecks the condition. The other side makes the condition
- * true (R1/R2 store), then a light fence, then loads the flag. Of two
- * fenced store-then-load sequences at least one sees the other's store
- * (Dekker), so either the sleeper sees the record/space or the waker sees
- * the flag and writes the eventfd. The heavy fence is membarrier() and the
- * light one a compiler barrier, so commits and releases never wait for
- * their stores to drain (ring_fence.c argues why that pair is enough); a
- * kernel without membarrier gets a CPU fence on both sides. The flag is
- * taken with an exchange so only one waker pays for the syscall.
+ * R3 (sleep). A side that sleeps stores its waiting flag, then a fence,
+ * then rechecks the condition. The other side makes the condition true
+ * (R1/R2 store), then a fence, then loads the flag. Of two fenced
+ * store-then-load sequences at least one sees the other's store (Dekker),
+ * so either the sleeper sees the record/space or the waker sees the flag
+ * and writes the eventfd. Both fences are CPU fences, except on RING_BULK
+ * rings: there the sleeper's is membarrier() and the waker's a compiler
+ * barrier, so commits and releases never wait for their stores to drain
+ * (ring_fence.c argues why that pair is enough). The flag is taken with
+ * an exchange so only one waker pays for the syscall.
  *
  * R4 (crash). A process killed by a signal leaves a prefix of each of its
  * threads' stores in program order: the kernel drains store buffers before
@@ -76,7 +76,9 @@ ring_init(struct ring_ctl *ctl, uint64_t size, uint32_t flags)
 	 * the MP free-space invariant (R5), and not touching it here keeps
 	 * idle rings from using memory. */
 	memset(ctl, 0, sizeof(*ctl));
-	ring_fence_register();
+	if (flags & RING_BULK) {
+		ring_fence_register();
+	}
 	ctl->size = size;
 	ctl->flags = flags;
 	ctl->magic = RING_CTL_MAGIC;
@@ -95,12 +97,15 @@ ring_attach(struct ring *r, struct ring_ctl *ctl, int data_fd, int space_fd)
 		return -EINVAL;
 	}
 	memset(r, 0, sizeof(*r));
-	ring_fence_register();
 	r->ctl = ctl;
 	r->data = (uint8_t *)(ctl + 1);
 	r->size = size;
 	r->mask = size - 1;
 	r->mp = (ctl->flags & RING_MP) != 0;
+	r->bulk = (ctl->flags & RING_BULK) != 0;
+	if (r->bulk) {
+		ring_fence_register();
+	}
 	r->data_fd = data_fd;
 	r->space_fd = space_fd;
 	r->read_pos = atomic_load_explicit(&ctl->tail, memory_order_acquire);
@@ -125,10 +130,11 @@ ring_used(const struct ring *r)
 }
 
 static void
-ring_signal(int fd, _Atomic uint32_t *flag, _Atomic uint64_t *count, int shared)
+ring_signal(int fd, _Atomic uint32_t *flag, _Atomic uint64_t *count, int shared,
+            int bulk)
 {
 	/* R3: our store is done; the fence pairs with the sleeper's. */
-	ring_fence_light();
+	ring_fence_waker(bulk);
 	if (atomic_load_explicit(flag, memory_order_relaxed) == 0) {
 		return;
 	}
@@ -149,14 +155,14 @@ void
 ring_wake_consumer(struct ring *r)
 {
 	ring_signal(r->data_fd, &r->ctl->consumer_waiting,
-	            &r->ctl->consumer_wakeups, r->mp);
+	            &r->ctl->consumer_wakeups, r->mp, r->bulk);
 }
 
 void
 ring_wake_producer(struct ring *r)
 {
 	ring_signal(r->space_fd, &r->ctl->producer_waiting,
-	            &r->ctl->producer_wakeups, 0);
+	            &r->ctl->producer_wakeups, 0, r->bulk);
 }
 
 /* Bytes a record of total bytes needs at head: itself plus any padding. */

@@ -46,7 +46,12 @@
  * libev, or use the blocking ring_wait_*). The other side writes the eventfd
  * only when it sees the flag, so no syscall is made while both are awake.
  * Eventfds are non-blocking; an MP ring's space eventfd is a semaphore
- * (EFD_SEMAPHORE) so each sleeping producer gets its own token.
+ * (EFD_SEMAPHORE) so each sleeping producer gets its own token. The flag
+ * protocol needs a store-load fence on both sides; on a RING_BULK ring the
+ * sleeper pays for both (membarrier, ring_fence.c), which takes a fence
+ * off every commit and release and adds an IPI to every sleep: right for
+ * bulk data (chunk rings), wrong for requests, whose round trip would pay
+ * it twice. Other rings fence both sides on the CPU.
  */
 #ifndef PROBED_SHM_RING_H
 #define PROBED_SHM_RING_H
@@ -69,7 +74,8 @@
 #define RING_MAX_SIZE (1u << 30)
 
 /* ring_ctl.flags */
-#define RING_MP 0x1u
+#define RING_MP   0x1u
+#define RING_BULK 0x2u /* sleepers pay the wake-up fence (see Wake-ups) */
 
 #define RING_CTL_MAGIC 0x474e4952u /* "RING" */
 
@@ -106,6 +112,7 @@ struct ring {
 	uint64_t size;
 	uint64_t mask;
 	int mp;
+	int bulk;     /* RING_BULK */
 	int data_fd;  /* producer -> consumer: "records committed" */
 	int space_fd; /* consumer -> producer: "space released" */
 

@@ -65,17 +65,17 @@ ring_count(int shared, _Atomic uint64_t *c, uint64_t n)
 	}
 }
 
-/* R3's fences (ring_fence.c). The waker's side is light only in a process
- * registered for the sleeper's membarrier. */
+/* R3's fences (ring_fence.c). On a RING_BULK ring the waker's is a
+ * compiler barrier in a process registered for the sleeper's membarrier. */
 extern _Atomic int ring_fence_registered;
 void ring_fence_register(void);
-void ring_fence_heavy(void);
+void ring_fence_sleeper(int bulk);
 
 static inline void
-ring_fence_light(void)
+ring_fence_waker(int bulk)
 {
-	if (atomic_load_explicit(&ring_fence_registered,
-	                         memory_order_relaxed)) {
+	if (bulk && atomic_load_explicit(&ring_fence_registered,
+	                                 memory_order_relaxed)) {
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
 		atomic_thread_fence(memory_order_seq_cst);

@@ -50,7 +50,7 @@ ring_consumer_prepare_wait(struct ring *r)
 	atomic_store_explicit(&r->ctl->consumer_waiting, 1,
 	                      memory_order_relaxed);
 	/* R3: the flag before the recheck. */
-	ring_fence_heavy();
+	ring_fence_sleeper(r->bulk);
 	if (ring_wait_ready(r)) {
 		atomic_store_explicit(&r->ctl->consumer_waiting, 0,
 		                      memory_order_relaxed);
@@ -90,7 +90,7 @@ ring_producer_prepare_wait(struct ring *r, uint32_t len)
 		                      memory_order_relaxed);
 	}
 	/* R3 */
-	ring_fence_heavy();
+	ring_fence_sleeper(r->bulk);
 	if (ring_has_space(r, len)) {
 		if (!r->mp) {
 			atomic_store_explicit(&r->ctl->producer_waiting, 0,

@@ -123,7 +123,8 @@ shm_layout(struct shm_header *h, const struct shm_params *p)
 	h->stats_page_bytes = (uint32_t)p->stats_page_bytes;
 	for (int i = 0; i < n; i++) {
 		shm_layout_ring(h, &off, SHM_RING_CHUNK, i, SHM_PROC_TRACE0 + i,
-		                SHM_PROC_UPLOADER, p->chunk_ring_bytes, 0);
+		                SHM_PROC_UPLOADER, p->chunk_ring_bytes,
+		                RING_BULK);
 	}
 	shm_layout_ring(h, &off, SHM_RING_REQUEST, 0, SHM_PROC_API, SHM_PROC_DB,
 	                p->request_ring_bytes, RING_MP);

@@ -80,7 +80,7 @@ struct shm_ring_desc {
 	uint32_t consumer;
 	uint64_t offset;
 	uint64_t size;  /* data bytes */
-	uint32_t flags; /* RING_MP */
+	uint32_t flags; /* RING_MP, RING_BULK */
 	char name[SHM_NAME_MAX];
 };
 

@@ -353,8 +353,13 @@ pingpong_fd_side(int in, int out, int first)
 static double
 pingpong(struct shm_segment *seg, int use_ring)
 {
-	struct ring *a = shm_segment_ring(seg, SHM_RING_CHUNK, 0);
-	struct ring *b = shm_segment_ring(seg, SHM_RING_CHUNK, 1);
+	/* 2: the bulk chunk rings; 1: request and response rings. */
+	struct ring *a = use_ring == 2
+	                     ? shm_segment_ring(seg, SHM_RING_CHUNK, 0)
+	                     : shm_segment_ring(seg, SHM_RING_REQUEST, 0);
+	struct ring *b = use_ring == 2
+	                     ? shm_segment_ring(seg, SHM_RING_CHUNK, 1)
+	                     : shm_segment_ring(seg, SHM_RING_RESPONSE, 0);
 	int p1[2], p2[2];
 	uint64_t t0, ns;
 	pid_t pid;
@@ -546,9 +551,9 @@ main(void)
 	             "on another"
 	           : "not pinned",
 	       reps, reps > 1 ? "s" : "");
-	printf("wake-up round trip (other side asleep): ring %.1f us, pipe "
-	       "%.1f us\n",
-	       pingpong(seg, 1), pingpong(seg, 0));
+	printf("wake-up round trip (other side asleep): request/response rings "
+	       "%.1f us, bulk chunk rings (membarrier) %.1f us, pipe %.1f us\n",
+	       pingpong(seg, 1), pingpong(seg, 2), pingpong(seg, 0));
 	printf("GB/s are 1e9 bytes/s; ring/mcpy is against memcpy into a "
 	       "ring-sized area (%zu KiB)\n",
 	       p.chunk_ring_bytes / 1024);

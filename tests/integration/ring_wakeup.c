@@ -1,15 +1,16 @@
 /*
  * Ring wake-up test (rule R3, ring_fence.c): two processes ping-pong one
- * record at a time through the request ring (api -> db) and the response
- * ring (db -> api), and every wait goes to sleep at once, without the
+ * record at a time, and every wait goes to sleep at once, without the
  * spinning ring_wait_* does first, so every round trip crosses the
- * flag/fence/recheck window on both sides. A lost wake-up is not waited
- * out: a sleep that reaches its one-second poll timeout fails the test,
- * naming the side and the round. Then the same over the chunk ring from
- * two SP producers at once, the path the uploader sleeps on.
+ * flag/fence/recheck window on both sides. Once through the request and
+ * response rings (CPU fences on both sides), once through two chunk rings
+ * (RING_BULK: membarrier on the sleeper only). A lost wake-up is not
+ * waited out: a sleep that reaches its one-second poll timeout fails the
+ * test, naming the side and the round. Then two SP producers feed one
+ * sleeping consumer over the chunk rings, the path the uploader sleeps on.
  *
- * RING_WAKEUP_ROUNDS overrides the 50000 round trips: with the fences
- * taken out, runs lost a wake-up within 11000 to 90000 rounds.
+ * RING_WAKEUP_ROUNDS overrides the 50000 round trips: with the sleeper's
+ * fence taken out, runs lost a wake-up within 11000 to 90000 rounds.
  */
 #include "config.h"
 
@@ -81,10 +82,9 @@ put(struct ring *r, uint64_t v)
 }
 
 static int
-pingpong(struct shm_segment *seg, uint64_t rounds)
+pingpong(struct ring *ping, struct ring *pong, const char *what,
+         uint64_t rounds)
 {
-	struct ring *ping = shm_segment_ring(seg, SHM_RING_REQUEST, 0);
-	struct ring *pong = shm_segment_ring(seg, SHM_RING_RESPONSE, 0);
 	int status;
 	pid_t pid;
 
@@ -116,8 +116,9 @@ pingpong(struct shm_segment *seg, uint64_t rounds)
 		fprintf(stderr, "responder failed (status %#x)\n", status);
 		return -1;
 	}
-	printf("ping-pong: %llu round trips, every wait asleep, none lost\n",
-	       (unsigned long long)rounds);
+	printf("ping-pong over %s: %llu round trips, every wait asleep, "
+	       "none lost\n",
+	       what, (unsigned long long)rounds);
 	return 0;
 }
 
@@ -206,8 +207,17 @@ main(void)
 	if (seg == NULL) {
 		return 1;
 	}
-	failed = pingpong(seg, rounds) < 0;
-	failed |= two_producers(seg, rounds) < 0;
+	/* CPU fences on both sides. */
+	failed = pingpong(shm_segment_ring(seg, SHM_RING_REQUEST, 0),
+	                  shm_segment_ring(seg, SHM_RING_RESPONSE, 0),
+	                  "request/response rings", rounds) < 0;
+	/* RING_BULK: membarrier on the sleeper, none on the waker. */
+	/* A failed part leaves records behind: the next would only fail on
+	 * them. */
+	failed = failed || pingpong(shm_segment_ring(seg, SHM_RING_CHUNK, 0),
+	                            shm_segment_ring(seg, SHM_RING_CHUNK, 1),
+	                            "bulk chunk rings", rounds) < 0;
+	failed = failed || two_producers(seg, rounds) < 0;
 	shm_segment_destroy(seg);
 	return failed ? 1 : 0;
 }

@@ -31,7 +31,9 @@ bit pwait = 0;	/* producer_waiting */
 byte data_efd = 0;
 byte space_efd = 0;
 
-/* ring_fence_heavy: membarrier() drains every store buffer. */
+/* ring_fence_sleeper on a RING_BULK ring: membarrier() drains every
+ * store buffer. (Other rings fence both sides on the CPU: the old model,
+ * sequential consistency for these accesses.) */
 inline membarrier() {
 	atomic { head = head + hpend; hpend = 0; tail = tail + tpend; tpend = 0 }
 }
