@@ -63,3 +63,12 @@ check_PROGRAMS += tests/integration/ring_wakeup
 TESTS += tests/integration/ring_wakeup
 tests_integration_ring_wakeup_SOURCES = tests/integration/ring_wakeup.c
 tests_integration_ring_wakeup_LDADD = $(PROBED_LIBS)
+
+# The in-process tests that run threads against shared memory, for a
+# ThreadSanitizer build: ./configure --enable-tsan CC=clang, then
+# make check TESTS='$(TSAN_TESTS)' (contrib/quickstart check does).
+# Not test_auth: Debian's liburcu is not built for TSan, so the frees its
+# call_rcu and workqueue threads make look unsynchronised to it.
+TSAN_TESTS = tests/unit/test_ring tests/unit/test_ring_threads \
+	tests/unit/test_stats tests/unit/test_ring_segment tests/unit/test_runs \
+	tests/unit/test_dbclient
