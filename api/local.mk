@@ -16,7 +16,8 @@ TESTS += tests/unit/test_auth
 tests_unit_test_auth_SOURCES = tests/unit/test_auth.c
 tests_unit_test_auth_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_auth_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)
-libprobed_a_SOURCES += api/template.c api/template.h
+libprobed_a_SOURCES += api/template.c api/template.h api/template_lex.c \
+	api/template_lex.h
 check_PROGRAMS += tests/unit/test_template
 TESTS += tests/unit/test_template
 tests_unit_test_template_SOURCES = tests/unit/test_template.c
