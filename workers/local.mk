@@ -5,7 +5,8 @@ libprobed_a_SOURCES += workers/fault.c workers/postgres.c workers/trace.c \
 
 # trace scripts, running the tool, cutting its output into chunks
 libprobed_a_SOURCES += workers/trace_script.c workers/trace_script.h \
-	workers/trace_run.c workers/trace_run.h workers/chunker.c workers/chunker.h
+	workers/trace_run.c workers/trace_run_check.c workers/trace_run.h \
+	workers/chunker.c workers/chunker.h
 check_PROGRAMS += tests/unit/test_trace_script tests/unit/test_trace_run \
 	tests/unit/test_trace_bpftrace tests/unit/test_chunker
 TESTS += tests/unit/test_trace_script tests/unit/test_trace_run \
@@ -41,7 +42,8 @@ libprobed_a_SOURCES += workers/api.c workers/db.c
 # trace issue: begin (shm/runs, trace workers, uploader, trace endpoints)
 libprobed_a_SOURCES += workers/trace_proto.h
 libprobed_a_SOURCES += workers/trace_job.c workers/trace_job.h
-libprobed_a_SOURCES += workers/uploader.h workers/uploader_http.c workers/uploader_body.c
+libprobed_a_SOURCES += workers/uploader.h workers/uploader_http.c workers/uploader_body.c \
+	workers/uploader_run.c
 libprobed_a_SOURCES += workers/uploader_spool.c workers/uploader_spool.h
 # trace issue: end
 # db worker: connections, request queue, ops, migrations (workers/db_int.h).

@@ -34,6 +34,7 @@
 
 #define TRACE_RUN_MAX_OPTIONS 32
 #define TRACE_RUN_MAX_ENV     64
+#define TRACE_RUN_SUDO        "/usr/bin/sudo" /* when spec->sudo_path is NULL */
 
 enum trace_run_sudo {
 	TRACE_RUN_SUDO_AUTO = 0, /* sudo when geteuid() != 0 */
@@ -82,6 +83,14 @@ int trace_run_check_options(enum trace_tool tool, const char *const *options,
 int trace_run_check_env(enum trace_tool tool, const char *const *names,
                         const char *const *values, size_t n, char *why,
                         size_t whylen);
+
+/*
+ * What trace_run_start() checks first (trace_run_check.c): the process,
+ * the tool, the script, sudo and its password when sudo is used, the
+ * options and the environment. 0, or -1 with the reason in why.
+ */
+int trace_run_check_spec(const struct trace_run_spec *spec, int sudo, char *why,
+                         size_t whylen);
 
 /*
  * Checks the process, the tool, the options and the environment, then

@@ -2,7 +2,7 @@
  * The uploader: the only process that talks to the platform. It consumes
  * every chunk ring (chunk/i, records in workers/trace_proto.h) and sends
  * each run's records as PUT /submit, in order, one request in flight per
- * run, runs in parallel (uploader_http.c).
+ * run, runs in parallel (uploader_run.c, uploader_http.c).
  *
  * Records of different runs interleave in a ring, and a ring frees space
  * only in order. So the uploader peeks ahead: every record becomes an
@@ -21,8 +21,9 @@
  * moment before a crash is sent again: at-least-once, and the chunk
  * numbers are stable, so the platform can drop a duplicate.
  *
- * Failures (no answer, timeout, non-2xx) retry with capped exponential
- * backoff and jitter, per run, until a 2xx.
+ * Failures retry per run (uploader_run.c). While the platform is down, a
+ * ring past half full moves its oldest records to the disk spool
+ * (uploader_spool.h), so the trace goes on.
  */
 #include "config.h"
 
@@ -33,8 +34,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "log.h"
 #include "shm/msg.h"
 #include "shm/runs.h"
@@ -44,83 +43,8 @@
 #include "uploader_spool.h"
 #include "worker.h"
 
-#define UPL_BACKOFF_MIN 0.05 /* seconds, the first retry */
-
-struct upl_run;
-
-struct upl_item {
-	struct upl_item *run_next;
-	struct upl_item *ring_next;
-	struct upl_run *run;
-	struct ring_rec rec;
-	uint16_t type;
-	uint64_t seq;
-	struct trace_rec tr;
-	const uint8_t *data; /* in the ring; NULL once spooled */
-	int ring;
-	int acked;
-	int in_ring; /* still on its ring's list */
-	int spooled;
-	uint64_t spool_off;
-};
-
-struct upl_ring {
-	struct ring *ring;
-	ev_io data_w;
-	struct upl_item *head, *tail; /* peeked, in ring order */
-	struct uploader *u;
-	struct upl_spool spool;
-};
-
-struct upl_run {
-	struct upl_run *next;
-	struct uploader *u;
-	uint64_t run_id;
-	unsigned slot;
-	char path[RUNS_PATH_MAX];
-	struct upl_item *head, *tail; /* to send, in order */
-	int inflight;
-	unsigned failures;
-	ev_timer retry;
-};
-
-struct uploader {
-	struct worker *w;
-	struct upl_http *http;
-	struct upl_ring rings[SHM_MAX_TRACE];
-	int nrings;
-	struct upl_run *runs;
-	uint64_t sent, failed;
-	int down; /* the last request failed */
-	uint64_t spool_total, spooled, spool_full;
-	int spool_full_logged;
-	/* Counters on the uploader's stats page (-1: not registered). */
-	struct stats_page *st;
-	int st_ok, st_failed, st_spooled, st_full, st_spool_bytes;
-};
-
-static void
-upl_count(struct uploader *u, int id, uint64_t n)
-{
-	if (u->st != NULL && id >= 0) {
-		stats_add(u->st, id, n);
-	}
-}
-
-static void upl_run_kick(struct upl_run *r);
-
-/* The request body of an item. */
-static char *
-upl_body(const struct upl_item *it, size_t *len)
-{
-	if (it->data == NULL) {
-		return NULL;
-	}
-	return upl_body_json(it->type, it->run->path, &it->tr, it->data, len);
-}
-
 /* Frees the ring up to the first item not acknowledged. */
-static void
+void
 upl_ring_release(struct upl_ring *ur)
 {
 	struct upl_item *it, *last = NULL;
@@ -146,110 +70,12 @@ upl_ring_release(struct upl_ring *ur)
 	}
 }
 
-static struct upl_run *
-upl_run_get(struct uploader *u, uint64_t run_id, unsigned slot,
-            const char *path, size_t path_len)
-{
-	struct upl_run *r;
-
-	for (r = u->runs; r != NULL; r = r->next) {
-		if (r->run_id == run_id) {
-			return r;
-		}
-	}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		log_err("calloc(upl_run) failed: %s", strerror(errno));
-		return NULL;
-	}
-	r->u = u;
-	r->run_id = run_id;
-	r->slot = slot;
-	if (path_len >= sizeof(r->path)) {
-		path_len = sizeof(r->path) - 1;
-	}
-	memcpy(r->path, path, path_len);
-	ev_init(&r->retry, NULL);
-	r->next = u->runs;
-	u->runs = r;
-	return r;
-}
-
-static void
-upl_run_free(struct uploader *u, struct upl_run *r)
-{
-	struct upl_run **pp;
-
-	for (pp = &u->runs; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	}
-	ev_timer_stop(u->w->loop, &r->retry);
-	/* Items still on a ring's list are that list's to free. */
-	for (struct upl_item *it = r->head, *next; it != NULL; it = next) {
-		next = it->run_next;
-		if (!it->in_ring) {
-			free(it);
-		}
-	}
-	free(r);
-}
-
-/* The platform took the run's head item. */
-static void
-upl_run_acked(struct upl_run *r)
-{
-	struct uploader *u = r->u;
-	struct upl_item *it = r->head;
-	struct runs_slot *s;
-	int finished;
-
-	r->head = it->run_next;
-	if (r->head == NULL) {
-		r->tail = NULL;
-	}
-	it->acked = 1;
-	u->sent++;
-	s = runs_slot_of(u->w->runs, r->slot, r->run_id);
-	if (s != NULL) {
-		atomic_store(&s->acked, it->seq + 1);
-		if (it->type == TRACE_REC_CHUNK) {
-			atomic_store(&s->chunks_acked, it->tr.no + 1);
-		} else if (it->type == TRACE_REC_FINISHED) {
-			atomic_store(&s->uploaded, 1);
-		}
-	}
-	/* Releasing may free it: nothing of it is read after. */
-	finished = it->type == TRACE_REC_FINISHED;
-	if (it->spooled) {
-		upl_spool_put(&u->rings[it->ring].spool, &u->spool_total);
-	}
-	if (!it->in_ring) {
-		free(it);
-	} else {
-		upl_ring_release(&u->rings[it->ring]);
-	}
-	if (finished && r->head == NULL) {
-		upl_run_free(u, r);
-		return;
-	}
-	upl_run_kick(r);
-}
-
-static void
-upl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	upl_run_kick(w->data);
-}
-
 /*
  * While the platform is down and the ring is past half full, the oldest
  * records move to the spool file, which frees the ring for the trace.
  */
-static void
-upl_spool_check(struct uploader *u, int i)
+void
+upl_ring_spool(struct uploader *u, int i)
 {
 	struct upl_ring *ur = &u->rings[i];
 	uint64_t max = u->w->conf->uploader_spool_max, n = 0;
@@ -294,97 +120,6 @@ upl_spool_check(struct uploader *u, int i)
 		         (unsigned long long)u->spool_total);
 	}
 	upl_ring_release(ur);
-}
-
-static void
-upl_done(void *arg, long status, const char *err)
-{
-	struct upl_run *r = arg;
-	struct uploader *u = r->u;
-	double delay, cap = u->w->conf->uploader_backoff_max;
-
-	r->inflight = 0;
-	if (status >= 200 && status < 300) {
-		r->failures = 0;
-		u->down = 0;
-		upl_count(u, u->st_ok, 1);
-		u->spool_full_logged = 0;
-		upl_run_acked(r);
-		return;
-	}
-	u->failed++;
-	u->down = 1;
-	upl_count(u, u->st_failed, 1);
-	for (int i = 0; i < u->nrings; i++) {
-		upl_spool_check(u, i);
-	}
-	delay = UPL_BACKOFF_MIN *
-	        (double)(1u << (r->failures < 16 ? r->failures : 16));
-	if (delay > cap) {
-		delay = cap;
-	}
-	/* Jitter: runs that failed together do not retry together. */
-	delay *= 0.5 + 0.5 * ((double)random() / (double)RAND_MAX);
-	if (r->failures == 0 || (r->failures & 15) == 0) {
-		if (status != 0) {
-			log_warn("PUT /submit for %s: HTTP %ld, retrying",
-			         r->path, status);
-		} else {
-			log_warn("PUT /submit for %s failed: %s, retrying",
-			         r->path, err);
-		}
-	}
-	r->failures++;
-	ev_timer_init(&r->retry, upl_retry_cb, delay, 0.);
-	r->retry.data = r;
-	ev_timer_start(u->w->loop, &r->retry);
-}
-
-/* The body of a spooled item: its record read back from the file. */
-static char *
-upl_spooled_body(struct uploader *u, struct upl_item *it, size_t *len)
-{
-	uint8_t *buf = malloc(it->rec.len);
-	char *body = NULL;
-
-	if (buf != NULL &&
-	    upl_spool_read(&u->rings[it->ring].spool, it->spool_off, buf,
-	                   it->rec.len) == 0) {
-		it->data = buf + MSG_HDR_SIZE + sizeof(struct trace_rec) +
-		           it->tr.path_len;
-		body = upl_body(it, len);
-		it->data = NULL;
-	}
-	free(buf);
-	return body;
-}
-
-static void
-upl_run_kick(struct upl_run *r)
-{
-	struct upl_item *it = r->head;
-	char *body;
-	size_t len = 0;
-
-	if (it == NULL || r->inflight || ev_is_active(&r->retry)) {
-		return;
-	}
-	if (it->spooled) {
-		body = upl_spooled_body(r->u, it, &len);
-	} else {
-		body = upl_body(it, &len);
-	}
-	if (body == NULL) {
-		log_err("building the body for %s failed: out of memory",
-		        r->path);
-		upl_done(r, 0, "out of memory");
-		return;
-	}
-	if (upl_http_put(r->u->http, body, len, upl_done, r) != 0) {
-		upl_done(r, 0, "could not queue the request");
-		return;
-	}
-	r->inflight = 1;
 }
 
 /* 1 when the platform acknowledged this record before (a restart). */
@@ -490,7 +225,7 @@ upl_consume(struct uploader *u, int i)
 		}
 	}
 	upl_ring_release(ur);
-	upl_spool_check(u, i);
+	upl_ring_spool(u, i);
 }
 
 static void
