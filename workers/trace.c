@@ -34,6 +34,7 @@
 #include "log.h"
 #include "shm/msg.h"
 #include "shm/segment.h"
+#include "shm/stats.h"
 #include "trace_job.h"
 #include "trace_proto.h"
 #include "trace_script.h"
@@ -48,6 +49,7 @@ struct trace_worker {
 	struct ring *cmd;
 	struct ring *chunks;
 	struct trace_job_env env;
+	struct trace_stats stats;
 	ev_io cmd_w;
 	ev_io space_w;
 	struct trace_job *jobs;
@@ -58,6 +60,41 @@ struct trace_worker {
 };
 
 static void trace_commands(struct trace_worker *tw);
+
+/* The page survives a restart (shm/stats.h): counters go on counting. */
+static void
+trace_stats_init(struct trace_worker *tw)
+{
+	struct trace_stats *st = &tw->stats;
+	struct stats_page *p = shm_segment_stats(tw->w->shm, tw->w->shm_id);
+
+	st->page = p;
+	if (p == NULL) {
+		return;
+	}
+	st->runs_started =
+	    stats_register(p, "trace_runs_started", STATS_COUNTER, "runs",
+	                   "runs whose tool was spawned");
+	st->runs_refused = stats_register(
+	    p, "trace_runs_refused", STATS_COUNTER, "runs",
+	    "not started: bad start command, no tool or spawn failed");
+	st->runs_ended =
+	    stats_register(p, "trace_runs_ended", STATS_COUNTER, "runs",
+	                   "started runs that are over, for any reason");
+	st->runs_active = stats_register(p, "trace_runs_active", STATS_GAUGE,
+	                                 "runs", "runs started and not over");
+	st->output_bytes =
+	    stats_register(p, "trace_output_bytes", STATS_COUNTER, "bytes",
+	                   "tool stdout bytes in committed chunks");
+	st->chunks = stats_register(p, "trace_chunks", STATS_COUNTER, "chunks",
+	                            "chunks committed to the chunk ring");
+	st->ring_full = stats_register(
+	    p, "trace_ring_full", STATS_COUNTER, "waits",
+	    "a chunk found the chunk ring full: stdout reading paused");
+	st->chunk_wait =
+	    stats_register(p, "trace_chunk_wait", STATS_HISTOGRAM, "us",
+	                   "from a chunk finding the ring full to its commit");
+}
 
 static void
 trace_arm_space(struct trace_worker *tw, uint32_t len)
@@ -370,6 +407,7 @@ trace_adopt(struct trace_worker *tw)
 			log_err("trace %s: no room for its finished record",
 			        v.path);
 		}
+		trace_job_stats_add(&tw->stats, tw->stats.runs_ended, 1);
 		atomic_store(&s->code, -SIGKILL);
 		atomic_store(&s->pid, 0);
 		atomic_store(&s->state, RUNS_FAILED);
@@ -414,6 +452,7 @@ trace_main(struct worker *w)
 	tw.env.loop = w->loop;
 	tw.env.chunks = tw.chunks;
 	tw.env.sender = w->shm_id;
+	tw.env.stats = &tw.stats;
 	tw.env.want_space = trace_want_space;
 	tw.env.done = trace_done;
 	tw.env.arg = &tw;
@@ -424,7 +463,12 @@ trace_main(struct worker *w)
 	           EV_READ);
 	tw.cmd_w.data = tw.space_w.data = &tw;
 	ev_io_start(w->loop, &tw.cmd_w);
+	trace_stats_init(&tw);
 	trace_adopt(&tw);
+	/* A dead predecessor's runs are over now: none is active. */
+	if (tw.stats.page != NULL) {
+		stats_gauge_set(tw.stats.page, tw.stats.runs_active, 0);
+	}
 	worker_ready(w);
 	trace_commands(&tw);
 	ev_run(w->loop, 0);

@@ -23,14 +23,34 @@
 #include "chunker.h"
 #include "shm/ring.h"
 #include "shm/runs.h"
+#include "shm/stats.h"
 #include "trace_run.h"
 
 struct trace_job;
 
+/*
+ * The worker's figures in its stats page, registered once at worker start
+ * (trace.c). A run is refused or started, never both; a started run ends
+ * exactly once, so started == ended + active. An id below 0 (registration
+ * failed) or a NULL page makes its updates no-ops.
+ */
+struct trace_stats {
+	struct stats_page *page;
+	int runs_started; /* the tool was spawned */
+	int runs_refused; /* never spawned: bad spec, no tool, spawn failed */
+	int runs_ended;   /* a started run is over, for whatever reason */
+	int runs_active;  /* gauge */
+	int output_bytes; /* stdout bytes in committed chunks */
+	int chunks;       /* chunks committed to the chunk ring */
+	int ring_full;    /* a chunk refused for want of ring space */
+	int chunk_wait;   /* histogram, us: first refusal to commit */
+};
+
 struct trace_job_env {
 	struct ev_loop *loop;
-	struct ring *chunks; /* this worker's chunk ring */
-	int sender;          /* enum shm_proc of this worker */
+	struct ring *chunks;             /* this worker's chunk ring */
+	int sender;                      /* enum shm_proc of this worker */
+	const struct trace_stats *stats; /* never NULL */
 	/* Called when the job needs ring space; it must call
 	 * trace_job_resume once there is some. */
 	void (*want_space)(struct trace_job *j, uint32_t len);
@@ -60,6 +80,8 @@ struct trace_job {
 	size_t err_len;
 	int last_nl; /* the last byte of stdout was a newline */
 	int reaped, out_eof, err_eof, started, blocked, finished;
+	int spawned;       /* the tool ran: counted in runs_started */
+	double wait_since; /* clock_mono() when the ring refused a chunk */
 	int code;
 	char why[512]; /* a start failure, reported as stderr */
 };
@@ -86,5 +108,9 @@ void trace_job_free(struct trace_job *j);
 int trace_job_publish(struct ring *ring, int sender, uint16_t type,
                       uint64_t run_id, int slot, const char *path, uint64_t no,
                       int code, const void *data, size_t len);
+
+/* Updates one figure of st: no-ops without a page, or for an id < 0. */
+void trace_job_stats_add(const struct trace_stats *st, int id, uint64_t n);
+void trace_job_stats_gauge(const struct trace_stats *st, int id, int64_t delta);
 
 #endif

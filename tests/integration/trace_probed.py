@@ -4,7 +4,9 @@ POST /trace/start, the trace worker runs bpftrace on tests/support/target,
 cuts stdout into chunks of submit-chunk-size, the uploader PUTs start,
 chunks 0..n and finished; the decoded chunks are one JSON object per line
 with exactly the calls the target made. Then /trace/running,
-/traces/running/all and /trace/kill."""
+/traces/running/all and /trace/kill. The trace workers' stats pages
+(probectl --json stats trace/N) count exactly the runs, chunks and bytes
+the platform got."""
 import json
 import sys
 
@@ -13,6 +15,56 @@ from trace_common import (TraceProbed, check_complete, count_events,
                           run_main_target, wait_for)
 
 ADDS, WORKS = 300, 120
+# No such file: a STAP run is refused by the worker, never by the api.
+NO_STAP = "/nonexistent/probed-test/stap"
+
+
+def trace_stats(p, worker):
+    """trace/WORKER's stats page as {name: metric}, through probectl."""
+    out = p.probectl("--json", "stats", "trace/%d" % worker)
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    ans = json.loads(out.stdout)
+    assert ans["ok"] and ans["stats"]["process"] == "trace/%d" % worker, ans
+    return {m["name"]: m for m in ans["stats"]["metrics"]}
+
+
+def values(st):
+    return {k: m.get("value", m.get("count")) for k, m in st.items()}
+
+
+def check_stats(p, worker, path, raw, item):
+    """The first run of the test, finished (the run table says so, and the
+    worker counts a run before it marks it over): its worker's page counts
+    that one run, every chunk and byte the platform got; the other worker
+    ran nothing."""
+    chunks = {r["no"] for r in p.platform.records()
+              if r["trace"] == path and r["kind"] == "chunk" and
+              r["answered"] == 200}
+    st = trace_stats(p, worker)
+    v = values(st)
+    assert v["trace_runs_started"] == 1, v
+    assert v["trace_runs_ended"] == 1, v
+    assert v["trace_runs_refused"] == 0, v
+    assert v["trace_runs_active"] == 0, v
+    assert v["trace_chunks"] == len(chunks) == item["chunks_sent"], \
+        (v, len(chunks), item)
+    assert v["trace_output_bytes"] == len(raw) == item["bytes"], \
+        (v, len(raw), item)
+    # A wait is observed only for a chunk the full ring refused.
+    assert v["trace_chunk_wait"] <= v["trace_ring_full"], v
+    for name, unit, kind in (("trace_runs_started", "runs", "counter"),
+                             ("trace_runs_active", "runs", "gauge"),
+                             ("trace_output_bytes", "bytes", "counter"),
+                             ("trace_chunks", "chunks", "counter"),
+                             ("trace_chunk_wait", "us", "histogram")):
+        assert (st[name]["unit"], st[name]["type"]) == (unit, kind), st[name]
+    idle = values(trace_stats(p, 1 - worker))
+    assert idle["trace_runs_started"] == idle["trace_chunks"] == \
+        idle["trace_output_bytes"] == 0, idle
+    out = p.probectl("stats", "trace/%d" % worker)
+    row = [x for x in out.stdout.splitlines()
+           if x.startswith("trace_chunks ")]
+    assert row and int(row[0].split()[2]) == len(chunks), out.stdout
 
 
 def test_complete_trace(p):
@@ -20,7 +72,7 @@ def test_complete_trace(p):
     # lasting: the script's own interval ends the trace, which flushes
     # every event bpftrace saw.
     path = p.start_trace(["target_add", "target_work"], lasting=6)
-    p.wait_attached(path)
+    worker = p.wait_attached(path)["worker"]
     release_target(main)
     p.wait_finished(path, timeout=30)
     raw = check_complete(p, path)
@@ -34,6 +86,7 @@ def test_complete_trace(p):
     st, item = p.running(path)
     assert st == 200 and item["state"] == "finished", item
     assert item["bytes"] == len(raw), (item, len(raw))
+    check_stats(p, worker, path, raw, item)
     wait_for("chunks acknowledged",
              lambda: p.running(path)[1]["chunks_acked"] ==
              item["chunks_sent"], 10)
@@ -42,6 +95,26 @@ def test_complete_trace(p):
     paths = [i["path"] for i in json.loads(body)]
     assert path in paths, paths
     print("ok: complete trace, %d bytes in %d chunks" % (len(raw), n))
+
+
+def test_refused_run(p):
+    """A run whose tool is missing: counted refused, never started."""
+    before = {w: values(trace_stats(p, w)) for w in (0, 1)}
+    path = p.start_trace(["target_add"], lasting=5, tool="STAP")
+    p.wait_finished(path, timeout=20)
+    fin = p.platform.finished(path)
+    assert fin["code"] == 127, fin
+    st, item = p.running(path)
+    assert st == 200 and item["state"] == "failed", item
+    w = item["worker"]
+    after = values(trace_stats(p, w))
+    assert after["trace_runs_refused"] == \
+        before[w]["trace_runs_refused"] + 1, (before[w], after)
+    for k in ("trace_runs_started", "trace_runs_ended", "trace_chunks",
+              "trace_output_bytes"):
+        assert after[k] == before[w][k], (k, before[w], after)
+    assert after["trace_runs_active"] == 0, after
+    print("ok: missing tool refused: %s" % fin["stderr"].strip())
 
 
 def test_kill(p):
@@ -88,9 +161,10 @@ def test_refused(p):
 
 def main():
     need_bpftrace()
-    with TraceProbed(chunk=1000) as p:
+    with TraceProbed(chunk=1000, stap=NO_STAP) as p:
         p.start()
         test_complete_trace(p)
+        test_refused_run(p)
         test_kill(p)
         test_concurrent(p)
         test_refused(p)
