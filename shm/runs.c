@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +85,16 @@ runs_claim(struct runs_slot *s)
 	                         atomic_load(&s->uploaded))) {
 		return -1;
 	}
-	return atomic_compare_exchange_strong(&s->state, &st, RUNS_STARTING)
-	           ? 0
-	           : -1;
+	/* The write section opens before the state changes: a reader that
+	 * sees STARTING then retries until the strings and settings are the
+	 * new run's, instead of showing them with the previous run's (or an
+	 * unused slot's empty) ones. On success the caller closes it. */
+	seqlock_write_begin(&s->lock);
+	if (atomic_compare_exchange_strong(&s->state, &st, RUNS_STARTING)) {
+		return 0;
+	}
+	seqlock_write_end(&s->lock);
+	return -1;
 }
 
 int
@@ -112,7 +121,6 @@ runs_alloc(struct runs *t, int worker, const char *path, const char *info,
 	return -1;
 found:
 	id = atomic_fetch_add(&t->hdr->next_id, 1);
-	seqlock_write_begin(&s->lock);
 	atomic_store_explicit(&s->run_id, id, RELAXED);
 	atomic_store_explicit(&s->worker, worker, RELAXED);
 	atomic_store_explicit(&s->uploaded, 0, RELAXED);
@@ -149,7 +157,10 @@ runs_read(const struct runs *t, unsigned slot, struct runs_view *v)
 		if (seqlock_read_begin(&s->lock, &ticket) != 0) {
 			continue;
 		}
-		v->state = atomic_load_explicit(&s->state, RELAXED);
+		/* Acquire: the trace worker stores pid, code and its counters
+		 * before the state that makes them final. */
+		v->state =
+		    atomic_load_explicit(&s->state, memory_order_acquire);
 		if (v->state == RUNS_FREE) {
 			return -1;
 		}
@@ -212,4 +223,53 @@ runs_state_name(unsigned state)
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state]
 	                                                : "unknown";
+}
+
+static json_t *
+runs_json_view(unsigned slot, const struct runs_view *v)
+{
+	char worker[32];
+	bool over = v->state == RUNS_FINISHED || v->state == RUNS_FAILED;
+
+	snprintf(worker, sizeof(worker), "trace/%d", v->worker);
+	/* pid 0 is "no tool"; code means something only once the run is
+	 * over: both are null rather than a made-up 0. */
+	return json_pack(
+	    "{s:I, s:i, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I, s:b}",
+	    "run_id", (json_int_t)v->run_id, "slot", (int)slot, "path", v->path,
+	    "worker", worker, "state", runs_state_name(v->state), "pid",
+	    v->pid > 0 ? json_integer(v->pid) : json_null(), "code",
+	    over ? json_integer(v->code) : json_null(), "started",
+	    (json_int_t)v->started, "lasting", (json_int_t)v->lasting, "events",
+	    (json_int_t)v->events, "bytes", (json_int_t)v->bytes, "chunks_sent",
+	    (json_int_t)v->chunks_sent, "chunks_acked",
+	    (json_int_t)v->chunks_acked, "uploaded", v->uploaded);
+}
+
+/* Every slot in use, as the control socket's "traces" serves it. A slot
+ * runs_read cannot copy whole (free, or its writer stuck in the lock) is
+ * left out, never shown half written. */
+json_t *
+runs_json(const struct runs *t)
+{
+	json_t *arr = json_array(), *o;
+	struct runs_view v;
+
+	if (arr == NULL) {
+		log_err("json_array(runs) failed");
+		return NULL;
+	}
+	for (unsigned i = 0; t != NULL && i < t->n; i++) {
+		if (runs_read(t, i, &v) != 0) {
+			continue;
+		}
+		o = runs_json_view(i, &v);
+		if (o == NULL || json_array_append_new(arr, o) < 0) {
+			log_err("json: run %" PRIu64 " failed", v.run_id);
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
 }

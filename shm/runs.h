@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "shm/seqlock.h"
 
 #define RUNS_MAGIC    0x534e5552u /* "RUNS" */
@@ -104,5 +106,12 @@ int runs_find(const struct runs *t, const char *path);
 struct runs_slot *runs_slot_of(struct runs *t, unsigned slot, uint64_t run_id);
 
 const char *runs_state_name(unsigned state);
+
+/* The slots in use as a JSON array (supervisor/control.c's "traces"):
+ * {"run_id", "slot", "path", "worker": "trace/N", "state", "pid" (null:
+ * no tool), "code" (null until over), "started" (unix s), "lasting",
+ * "events", "bytes", "chunks_sent", "chunks_acked", "uploaded"}. NULL on
+ * error (logged). */
+json_t *runs_json(const struct runs *t);
 
 #endif

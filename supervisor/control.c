@@ -16,6 +16,11 @@
  *   {"cmd": "stats", "arg": NAME}    -> {"ok": true, "stats": {"process",
  *                                        "metrics": [...]}}  NAME default
  *                                        "supervisor"
+ *   {"cmd": "traces"}                -> {"ok": true, "traces": [{"run_id",
+ *                                        "slot", "path", "worker", "state",
+ *                                        "pid", "code", "started", ...}]}
+ *                                        every slot of the run table in
+ *                                        use (shm/runs.h, runs_json)
  * Any failure is {"ok": false, "error": "<text>"}. A line longer than
  * CONTROL_LINE_MAX gets an error as soon as the limit is reached; the rest
  * of it is read and dropped up to its newline, and the connection goes on.
@@ -142,6 +147,13 @@ control_dispatch(struct super *s, json_t *req, bool *stop)
 	}
 	if (strcmp(cmd, "rings") == 0)
 		return control_rings(s);
+	if (strcmp(cmd, "traces") == 0) {
+		if (arg != NULL)
+			return control_error("traces takes no argument, got "
+			                     "\"%.64s\"",
+			                     arg);
+		return control_traces(s);
+	}
 	if (strcmp(cmd, "stats") == 0)
 		return superstats_json(s, arg != NULL ? arg : "supervisor");
 	return control_error("unknown command \"%.64s\"", cmd);

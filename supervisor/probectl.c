@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -35,6 +36,10 @@ usage(FILE *f)
 	    "  version         probed's version\n"
 	    "  rings           the shared-memory rings and their figures\n"
 	    "  stats [NAME]    a process's stats page (default supervisor)\n"
+	    "  traces          every trace run in the run table: worker, "
+	    "state,\n"
+	    "                  tool pid, exit code, bytes, chunks sent and "
+	    "acked\n"
 	    "\n"
 	    "  -s, --socket PATH  control socket (default $PROBED_SOCKET or "
 	    "%s)\n"
@@ -244,6 +249,55 @@ probectl_print_stats(json_t *ans)
 	}
 }
 
+/* A JSON integer, or "-" for null (no tool pid, no exit code yet). */
+static const char *
+probectl_int_or_dash(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_integer(v))
+		return "-";
+	snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	return buf;
+}
+
+static void
+probectl_print_traces(json_t *ans)
+{
+	json_t *traces = json_object_get(ans, "traces"), *r;
+	char pid[24], code[24], started[32];
+	size_t i;
+
+	printf("%6s  %-8s  %-8s  %7s  %5s  %10s  %6s  %6s  %-20s  %s\n", "RUN",
+	       "WORKER", "STATE", "PID", "CODE", "BYTES", "SENT", "ACKED",
+	       "STARTED", "PATH");
+	json_array_foreach(traces, i, r)
+	{
+		time_t t =
+		    (time_t)json_integer_value(json_object_get(r, "started"));
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ",
+		             &tm) == 0)
+			snprintf(started, sizeof(started), "-");
+		printf(
+		    "%6lld  %-8s  %-8s  %7s  %5s  %10lld  %6lld  %6lld  "
+		    "%-20s  %s\n",
+		    (long long)json_integer_value(json_object_get(r, "run_id")),
+		    json_string_value(json_object_get(r, "worker")),
+		    json_string_value(json_object_get(r, "state")),
+		    probectl_int_or_dash(json_object_get(r, "pid"), pid,
+		                         sizeof(pid)),
+		    probectl_int_or_dash(json_object_get(r, "code"), code,
+		                         sizeof(code)),
+		    (long long)json_integer_value(json_object_get(r, "bytes")),
+		    (long long)json_integer_value(
+		        json_object_get(r, "chunks_sent")),
+		    (long long)json_integer_value(
+		        json_object_get(r, "chunks_acked")),
+		    started, json_string_value(json_object_get(r, "path")));
+	}
+}
+
 static void
 probectl_print(const char *cmd, json_t *ans)
 {
@@ -253,6 +307,8 @@ probectl_print(const char *cmd, json_t *ans)
 		probectl_print_rings(ans);
 	else if (strcmp(cmd, "stats") == 0)
 		probectl_print_stats(ans);
+	else if (strcmp(cmd, "traces") == 0)
+		probectl_print_traces(ans);
 	else if (strcmp(cmd, "version") == 0)
 		printf("probed %s (%s)\n",
 		       json_string_value(json_object_get(ans, "version")),

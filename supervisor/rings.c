@@ -1,7 +1,8 @@
 /*
  * The supervisor's side of the shared-memory segment: created from the
  * config before the first fork, so every worker maps it at the same
- * address; served to probectl as "rings". Its layout depends on the trace
+ * address; served to probectl as "rings", and the run table beside it
+ * as "traces". Its layout depends on the trace
  * worker count and the ring sizes, which is why those keys need a restart
  * of probed rather than a reload.
  */
@@ -41,4 +42,15 @@ control_rings(struct super *s)
 {
 	return json_pack("{s:b, s:o}", "ok", 1, "rings",
 	                 shm_segment_rings_json(s->shm));
+}
+
+json_t *
+control_traces(struct super *s)
+{
+	json_t *runs = runs_json(runs_shared());
+
+	if (runs == NULL)
+		return json_pack("{s:b, s:s}", "ok", 0, "error",
+		                 "cannot list the run table");
+	return json_pack("{s:b, s:o}", "ok", 1, "traces", runs);
 }

@@ -76,6 +76,7 @@ void superstats_restart(struct super *s);
 void superstats_changed(struct super *s, struct proc *p);
 json_t *superstats_json(struct super *s, const char *name);
 json_t *control_rings(struct super *s);
+json_t *control_traces(struct super *s);
 
 int control_open(struct super *s);
 void control_close(struct super *s);

@@ -29,6 +29,8 @@ def main():
             (b'{"cmd": "restart", "arg": "nosuch"}\n',
              'no worker named "nosuch"'),
             (b'{"cmd": "restart", "arg": 3}\n', '"arg" must be a string'),
+            (b'{"cmd": "traces", "arg": "x"}\n',
+             'traces takes no argument, got "x"'),
             (b"x" * (1 << 20) + b"\n", "request line longer than 65536"),
         ]
         for data, want in bad:
@@ -78,6 +80,23 @@ def main():
         assert int(rows["chunk/0"][3]) == 4 << 20  # ring.chunk-bytes default
         rings = json.loads(p.probectl("--json", "rings").stdout)["rings"]
         assert all("discards" in r and "consumer_wakeups" in r for r in rings)
+
+        # No run yet: an empty run table, and a table with its header only.
+        assert p.ctl("traces") == {"ok": True, "traces": []}
+        out = p.probectl("--json", "traces")
+        assert out.returncode == 0, out
+        assert json.loads(out.stdout) == {"ok": True, "traces": []}, out
+        out = p.probectl("traces")
+        assert out.returncode == 0, out
+        lines = out.stdout.splitlines()
+        assert len(lines) == 1 and lines[0].split()[:3] == \
+            ["RUN", "WORKER", "STATE"], lines
+        out = p.probectl("traces", "extra")
+        assert out.returncode == 1 and \
+            'traces takes no argument, got "extra"' in out.stderr, out
+        out = p.probectl("--json", "traces", "extra")
+        assert out.returncode == 1 and \
+            json.loads(out.stdout)["ok"] is False, out
 
         # A second probed on the same state directory refuses to start.
         second = subprocess.run([PROBED, "-f", "-c", p.confdir],

@@ -111,6 +111,7 @@ class TraceProbed(Probed):
         assert st == 200, (st, body)
         ans = json.loads(body)
         assert isinstance(ans["thread"], int), ans
+        self.last_run_id = ans["thread"]  # the run table's run id
         return ans["filePath"]
 
     def running(self, path):

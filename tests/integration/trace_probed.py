@@ -6,8 +6,11 @@ chunks 0..n and finished; the decoded chunks are one JSON object per line
 with exactly the calls the target made. Then /trace/running,
 /traces/running/all and /trace/kill. The trace workers' stats pages
 (probectl --json stats trace/N) count exactly the runs, chunks and bytes
-the platform got."""
+the platform got. probectl traces lists the run table: the lasting run
+with its worker and live tool pid, then finished with the bytes and
+chunks the platform got."""
 import json
+import os
 import sys
 
 from trace_common import (TraceProbed, check_complete, count_events,
@@ -67,15 +70,70 @@ def check_stats(p, worker, path, raw, item):
     assert row and int(row[0].split()[2]) == len(chunks), out.stdout
 
 
+def ctl_trace(p, path):
+    """The run of path in probectl --json traces, or None."""
+    out = p.probectl("--json", "traces")
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    ans = json.loads(out.stdout)
+    assert ans["ok"] is True, ans
+    runs = [r for r in ans["traces"] if r["path"] == path]
+    assert len(runs) <= 1, runs
+    return runs[0] if runs else None
+
+
+def check_traces_running(p, path, run_id, worker):
+    """While the run lasts: running, on the worker the api named, with the
+    pid of a live tool."""
+    r = ctl_trace(p, path)
+    assert r is not None, path
+    assert r["run_id"] == run_id, (r, run_id)
+    assert r["state"] == "running", r
+    assert r["worker"] == "trace/%d" % worker, (r, worker)
+    assert isinstance(r["pid"], int) and r["pid"] > 0, r
+    os.kill(r["pid"], 0)  # raises if no such process
+    assert r["code"] is None, r
+    assert r["uploaded"] is False, r
+    assert isinstance(r["started"], int) and r["started"] > 0, r
+
+
+def check_traces_finished(p, path, run_id, raw):
+    """Once over and acknowledged: finished, no tool, exit 0, and bytes and
+    chunks what the platform got; the table shows the run."""
+    chunks = {r["no"] for r in p.platform.records()
+              if r["trace"] == path and r["kind"] == "chunk" and
+              r["answered"] == 200}
+    r = wait_for("traces: %s finished and acknowledged" % path,
+                 lambda: (lambda r: r if r and r["state"] == "finished" and
+                          r["chunks_acked"] == r["chunks_sent"] and
+                          r["uploaded"] else None)(ctl_trace(p, path)), 10)
+    assert r["run_id"] == run_id, (r, run_id)
+    assert r["pid"] is None and r["code"] == 0, r
+    assert r["bytes"] == len(raw), (r, len(raw))
+    assert r["chunks_sent"] == r["chunks_acked"] == len(chunks), \
+        (r, len(chunks))
+    out = p.probectl("traces")
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:4] == ["RUN", "WORKER", "STATE", "PID"], lines
+    rows = [x.split() for x in lines[1:] if x.split()[-1] == path]
+    assert len(rows) == 1, (path, lines)
+    assert rows[0][:3] == [str(run_id), r["worker"], "finished"], rows
+    assert rows[0][3:8] == ["-", "0", str(len(raw)), str(len(chunks)),
+                            str(len(chunks))], rows
+
+
 def test_complete_trace(p):
     main, pid = run_main_target(ADDS, WORKS)
     # lasting: the script's own interval ends the trace, which flushes
     # every event bpftrace saw.
     path = p.start_trace(["target_add", "target_work"], lasting=6)
+    run_id = p.last_run_id
     worker = p.wait_attached(path)["worker"]
+    check_traces_running(p, path, run_id, worker)
     release_target(main)
     p.wait_finished(path, timeout=30)
     raw = check_complete(p, path)
+    check_traces_finished(p, path, run_id, raw)
     assert count_events(raw, pid) == expected(ADDS, WORKS), \
         count_events(raw, pid)
     fin = p.platform.finished(path)

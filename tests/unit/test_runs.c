@@ -94,6 +94,101 @@ test_runs_shared_across_fork(void **state)
 	runs_destroy(t);
 }
 
+static json_t *
+find_run(json_t *arr, uint64_t id)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(arr, i, r)
+	{
+		if ((uint64_t)json_integer_value(
+		        json_object_get(r, "run_id")) == id) {
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_runs_json_lists_the_slots_in_use(void **state)
+{
+	struct runs *t = runs_create(4);
+	json_t *arr, *r;
+	uint64_t a, b;
+	int sa, sb;
+
+	arr = runs_json(t);
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(arr);
+
+	sa = runs_alloc(t, 1, "/a.trace", "{}", 30, &a);
+	sb = runs_alloc(t, 0, "/b.trace", "{}", 5, &b);
+	atomic_store(&t->slots[sa].pid, 4321);
+	atomic_store(&t->slots[sa].bytes, 999);
+	atomic_store(&t->slots[sa].state, RUNS_RUNNING);
+	atomic_store(&t->slots[sb].chunks_sent, 3);
+	atomic_store(&t->slots[sb].chunks_acked, 2);
+	atomic_store(&t->slots[sb].code, -9);
+	atomic_store(&t->slots[sb].state, RUNS_FAILED);
+	arr = runs_json(t);
+	assert_int_equal(json_array_size(arr), 2);
+
+	r = find_run(arr, a);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "path")),
+	                    "/a.trace");
+	assert_string_equal(json_string_value(json_object_get(r, "worker")),
+	                    "trace/1");
+	assert_string_equal(json_string_value(json_object_get(r, "state")),
+	                    "running");
+	assert_int_equal(json_integer_value(json_object_get(r, "pid")), 4321);
+	assert_true(json_is_null(json_object_get(r, "code")));
+	assert_int_equal(json_integer_value(json_object_get(r, "bytes")), 999);
+	assert_int_equal(json_integer_value(json_object_get(r, "slot")), sa);
+	assert_true(json_integer_value(json_object_get(r, "started")) > 0);
+
+	r = find_run(arr, b);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "state")),
+	                    "failed");
+	assert_true(json_is_null(json_object_get(r, "pid")));
+	assert_int_equal(json_integer_value(json_object_get(r, "code")), -9);
+	assert_int_equal(json_integer_value(json_object_get(r, "chunks_sent")),
+	                 3);
+	assert_int_equal(json_integer_value(json_object_get(r, "chunks_acked")),
+	                 2);
+	assert_true(json_is_false(json_object_get(r, "uploaded")));
+	json_decref(arr);
+	runs_destroy(t);
+}
+
+/* A slot whose writer is inside the sequence lock (as a claim is until
+ * its strings are written) is left out, not shown half written. */
+static void
+test_runs_json_skips_a_slot_being_written(void **state)
+{
+	struct runs *t = runs_create(2);
+	json_t *arr;
+	uint64_t a, b;
+	int sb;
+
+	(void)runs_alloc(t, 0, "/a.trace", "{}", 1, &a);
+	sb = runs_alloc(t, 0, "/b.trace", "{}", 1, &b);
+	seqlock_write_begin(&t->slots[sb].lock);
+	arr = runs_json(t);
+	assert_int_equal(json_array_size(arr), 1);
+	assert_non_null(find_run(arr, a));
+	assert_null(find_run(arr, b));
+	json_decref(arr);
+	seqlock_write_end(&t->slots[sb].lock);
+	arr = runs_json(t);
+	assert_int_equal(json_array_size(arr), 2);
+	json_decref(arr);
+	runs_destroy(t);
+}
+
 int
 main(void)
 {
@@ -102,6 +197,8 @@ main(void)
 	        test_runs_alloc_until_full_then_reuse_only_uploaded),
 	    cmocka_unit_test(test_runs_read_copies_a_slot),
 	    cmocka_unit_test(test_runs_shared_across_fork),
+	    cmocka_unit_test(test_runs_json_lists_the_slots_in_use),
+	    cmocka_unit_test(test_runs_json_skips_a_slot_being_written),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
