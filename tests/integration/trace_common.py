@@ -151,6 +151,21 @@ class TraceProbed(Probed):
         assert self.platform.finished(path) is not None, path
 
 
+def trace_stats(p, worker):
+    """trace/WORKER's stats page as {name: metric}, through probectl."""
+    out = p.probectl("--json", "stats", "trace/%d" % worker)
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    ans = json.loads(out.stdout)
+    assert ans["ok"] and ans["stats"]["process"] == "trace/%d" % worker, ans
+    return {m["name"]: m for m in ans["stats"]["metrics"]}
+
+
+def values(st):
+    """A stats page's figures: a counter's or gauge's value, a histogram's
+    count."""
+    return {k: m.get("value", m.get("count")) for k, m in st.items()}
+
+
 def store_template(p):
     """PUT /trace of a BPF template tracing TARGET's two functions, retried
     until the db worker has its connection; returns the traceNo."""

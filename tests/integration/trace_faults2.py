@@ -10,7 +10,8 @@ run.insert and run.update exist in the db worker but nothing calls them.)
 The disk under the spool full (a 256 KiB tmpfs, far below
 uploader.spool-max-bytes) while the platform is down: the uploader logs
 that the spool is failing, the trace's output waits, nothing crashes, and
-once the platform is back every chunk arrives, contiguous and whole."""
+once the platform is back every chunk arrives, contiguous and whole; the
+trace worker's stats page counted the chunks its full ring refused."""
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from pgfixture import PgFixture
 from trace_common import (TARGET, TraceProbed, check_complete, count_events,
                           expected, need_bpftrace, release_target,
                           run_main_target, skip, store_template,
-                          wait_for)
+                          trace_stats, values, wait_for)
 
 
 def state(p, path):
@@ -104,9 +105,18 @@ def test_spool_disk_full():
             assert count_events(raw, pid) == expected(adds, works)
             assert len(raw) > stalled["bytes"] + 65536, (len(raw), stalled)
             wait_for("spool emptied", lambda: spool_bytes(p) == 0, 20)
+            # The worker's page saw the back-pressure: chunks the full
+            # ring refused, each timed once it went in; and it counted
+            # every chunk and byte the platform got.
+            v = values(trace_stats(p, 0))
+            assert v["trace_ring_full"] > 0, v
+            assert 0 < v["trace_chunk_wait"] <= v["trace_ring_full"], v
+            assert v["trace_output_bytes"] == len(raw), (v, len(raw))
+            assert v["trace_chunks"] == state(p, path)["chunks_sent"], v
             print("ok: spool disk full at %d bytes: output waited at %d, "
-                  "trace whole (%d bytes)" %
-                  (256 * 1024, stalled["bytes"], len(raw)))
+                  "trace whole (%d bytes); the chunk ring refused %d "
+                  "chunks" % (256 * 1024, stalled["bytes"], len(raw),
+                              v["trace_ring_full"]))
         finally:
             p.stop()  # its spool files are open on the tmpfs
             subprocess.run(["umount", spool])

@@ -15,24 +15,11 @@ import sys
 
 from trace_common import (TraceProbed, check_complete, count_events,
                           expected, need_bpftrace, release_target,
-                          run_main_target, wait_for)
+                          run_main_target, trace_stats, values, wait_for)
 
 ADDS, WORKS = 300, 120
 # No such file: a STAP run is refused by the worker, never by the api.
 NO_STAP = "/nonexistent/probed-test/stap"
-
-
-def trace_stats(p, worker):
-    """trace/WORKER's stats page as {name: metric}, through probectl."""
-    out = p.probectl("--json", "stats", "trace/%d" % worker)
-    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
-    ans = json.loads(out.stdout)
-    assert ans["ok"] and ans["stats"]["process"] == "trace/%d" % worker, ans
-    return {m["name"]: m for m in ans["stats"]["metrics"]}
-
-
-def values(st):
-    return {k: m.get("value", m.get("count")) for k, m in st.items()}
 
 
 def check_stats(p, worker, path, raw, item):
