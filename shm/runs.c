@@ -141,6 +141,31 @@ found:
 	return (int)(s - t->slots);
 }
 
+unsigned
+runs_repair(struct runs *t)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; t != NULL && i < t->n; i++) {
+		struct runs_slot *s = &t->slots[i];
+
+		if (atomic_load(&s->lock.begin) == atomic_load(&s->lock.end)) {
+			continue;
+		}
+		/* FREE before the lock closes: no reader sees the half-made
+		 * strings as a run. */
+		atomic_store(&s->state, RUNS_FREE);
+		seqlock_repair(&s->lock);
+		n++;
+	}
+	if (n > 0) {
+		log_warn("run table: freed %u slot%s the api worker died "
+		         "writing",
+		         n, n == 1 ? "" : "s");
+	}
+	return n;
+}
+
 void
 runs_free(struct runs *t, int slot)
 {

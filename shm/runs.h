@@ -114,4 +114,14 @@ const char *runs_state_name(unsigned state);
  * error (logged). */
 json_t *runs_json(const struct runs *t);
 
+/*
+ * Supervisor, after reaping the api worker, the only process that writes
+ * under the slots' locks (runs_alloc): a slot it left inside its write
+ * section is half made and known to nobody (the trace worker learns of a
+ * run after runs_alloc returns), so it goes back to FREE and its lock is
+ * closed; otherwise readers would skip it and nobody could claim it again.
+ * Returns how many slots it freed.
+ */
+unsigned runs_repair(struct runs *t);
+
 #endif

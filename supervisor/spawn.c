@@ -140,13 +140,17 @@ spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	 * it reserved and never committed, and a release it began may be
 	 * half done. The supervisor repairs both before anyone restarts it:
 	 * its consumers then skip its dead records (counted as discards)
-	 * instead of waiting on them for ever. Nothing else in the segment
-	 * is trusted to the dead process, so nothing else needs redoing.
+	 * instead of waiting on them for ever. The api worker also writes
+	 * the run table's slots under their locks; nothing else shared is
+	 * trusted to a dead process.
 	 */
 	if (s->shm != NULL && p->shm_id >= 0) {
 		shm_segment_repair_producer(s->shm, p->shm_id);
 		shm_segment_repair_consumer(s->shm, p->shm_id);
 	}
+	/* The api alone writes run slots under their locks (shm/runs.h). */
+	if (p->shm_id == SHM_PROC_API)
+		runs_repair(runs_shared());
 	if (requested) {
 		if (!clean &&
 		    !(WIFSIGNALED(st) && WTERMSIG(st) == p->kind->stop_signal))

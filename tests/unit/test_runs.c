@@ -189,6 +189,33 @@ test_runs_json_skips_a_slot_being_written(void **state)
 	runs_destroy(t);
 }
 
+/* The api died inside a claim: repair frees that slot (it was never a
+ * run anyone knew), leaves the others alone, and the slot is claimable
+ * again; a second repair finds nothing. */
+static void
+test_runs_repair_frees_a_slot_its_writer_died_in(void **state)
+{
+	struct runs *t = runs_create(2);
+	struct runs_view v;
+	uint64_t a, b, c;
+	int sa, sb;
+
+	sa = runs_alloc(t, 0, "/a.trace", "{}", 1, &a);
+	sb = runs_alloc(t, 1, "/b.trace", "{}", 1, &b);
+	seqlock_write_begin(&t->slots[sb].lock);
+	assert_int_equal(runs_read(t, (unsigned)sb, &v), -1);
+	assert_int_equal(runs_alloc(t, 0, "/c.trace", "{}", 1, &c), -1);
+	assert_int_equal(runs_repair(t), 1);
+	assert_int_equal(runs_read(t, (unsigned)sa, &v), 0);
+	assert_true(v.run_id == a && strcmp(v.path, "/a.trace") == 0);
+	assert_int_equal(runs_read(t, (unsigned)sb, &v), -1); /* free */
+	assert_int_equal(runs_alloc(t, 0, "/c.trace", "{}", 1, &c), sb);
+	assert_int_equal(runs_read(t, (unsigned)sb, &v), 0);
+	assert_true(v.run_id == c && strcmp(v.path, "/c.trace") == 0);
+	assert_int_equal(runs_repair(t), 0);
+	runs_destroy(t);
+}
+
 int
 main(void)
 {
@@ -199,6 +226,7 @@ main(void)
 	    cmocka_unit_test(test_runs_shared_across_fork),
 	    cmocka_unit_test(test_runs_json_lists_the_slots_in_use),
 	    cmocka_unit_test(test_runs_json_skips_a_slot_being_written),
+	    cmocka_unit_test(test_runs_repair_frees_a_slot_its_writer_died_in),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
