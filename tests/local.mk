@@ -49,6 +49,6 @@ tests_fuzz_conf_fuzz_LDADD = $(FUZZ_LDADD)
 check_PROGRAMS += tests/unit/test_conf
 TESTS += tests/unit/test_conf
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c tests/unit/test_conf.h \
-	tests/unit/test_conf_values.c
+	tests/unit/test_conf_values.c tests/unit/test_conf_files.c
 tests_unit_test_conf_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_conf_LDADD = $(PROBED_LIBS) $(CMOCKA_LIBS)

@@ -1,6 +1,8 @@
-/* Shared by the two files of tests/unit/test_conf. */
+/* Shared by the files of tests/unit/test_conf. */
 #ifndef PROBED_TEST_CONF_H
 #define PROBED_TEST_CONF_H
+
+#include <stddef.h>
 
 #include "conf.h"
 
@@ -15,7 +17,15 @@ struct conf *load(const char *settings, const char *lambda, char **errors);
 /* The load must fail with exactly this error text. */
 void assert_errors(const char *settings, const char *lambda, const char *want);
 
+/* Runs fn with stderr (where log lines go) captured into out. */
+void capture_stderr(void (*fn)(void *), void *arg, char *out, size_t len);
+
 void test_conf_every_key_accepts_good_values(void **state);
 void test_conf_every_key_refuses_bad_values_exactly(void **state);
+/* test_conf_files.c */
+void test_conf_load_reads_a_directory(void **state);
+void test_conf_readable_lambda_file_warns(void **state);
+void test_conf_dump_json_and_key_info(void **state);
+void test_conf_contrib_examples_load(void **state);
 
 #endif
