@@ -135,9 +135,14 @@ stats_register(struct stats_page *p, const char *name, enum stats_type type,
 static void *
 stats_value(struct stats_page *p, int id, enum stats_type type)
 {
-	uint32_t n = atomic_load_explicit(&p->n_metrics, memory_order_relaxed);
+	uint32_t n;
 
-	/* A failed registration (-errno) makes updates no-ops. */
+	/* A failed registration (-errno), or no page at all, makes updates
+	 * no-ops: callers need not check either. */
+	if (p == NULL) {
+		return NULL;
+	}
+	n = atomic_load_explicit(&p->n_metrics, memory_order_relaxed);
 	if (id < 0 || (uint32_t)id >= n || p->descs[id].type != type) {
 		return NULL;
 	}

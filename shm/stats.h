@@ -113,6 +113,8 @@ int stats_page_check(const struct stats_page *p, size_t size);
 /* Owner. Returns the metric id, or -errno (logged). */
 int stats_register(struct stats_page *p, const char *name, enum stats_type type,
                    const char *unit, const char *help);
+/* Updates: no-ops for a NULL page or an id stats_register refused, so
+ * callers need not check. */
 void stats_add(struct stats_page *p, int id, uint64_t n);
 void stats_gauge_set(struct stats_page *p, int id, int64_t v);
 void stats_gauge_add(struct stats_page *p, int id, int64_t delta);

@@ -407,7 +407,7 @@ trace_adopt(struct trace_worker *tw)
 			log_err("trace %s: no room for its finished record",
 			        v.path);
 		}
-		trace_job_stats_add(&tw->stats, tw->stats.runs_ended, 1);
+		stats_add(tw->stats.page, tw->stats.runs_ended, 1);
 		atomic_store(&s->code, -SIGKILL);
 		atomic_store(&s->pid, 0);
 		atomic_store(&s->state, RUNS_FAILED);

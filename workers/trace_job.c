@@ -54,22 +54,6 @@ trace_job_publish(struct ring *ring, int sender, uint16_t type, uint64_t run_id,
 	return 0;
 }
 
-void
-trace_job_stats_add(const struct trace_stats *st, int id, uint64_t n)
-{
-	if (st->page != NULL && id >= 0) {
-		stats_add(st->page, id, n);
-	}
-}
-
-void
-trace_job_stats_gauge(const struct trace_stats *st, int id, int64_t delta)
-{
-	if (st->page != NULL && id >= 0) {
-		stats_gauge_add(st->page, id, delta);
-	}
-}
-
 static uint32_t
 trace_job_reclen(const struct trace_job *j, size_t data_len)
 {
@@ -91,13 +75,13 @@ trace_job_emit(void *arg, uint64_t no, const void *data, size_t len)
 		if (j->wait_since == 0.) {
 			j->wait_since = clock_mono();
 		}
-		trace_job_stats_add(st, st->ring_full, 1);
+		stats_add(st->page, st->ring_full, 1);
 		return -1;
 	}
 	atomic_fetch_add_explicit(&j->rs->chunks_sent, 1, RELAXED);
-	trace_job_stats_add(st, st->chunks, 1);
-	trace_job_stats_add(st, st->output_bytes, len);
-	if (j->wait_since != 0. && st->page != NULL && st->chunk_wait >= 0) {
+	stats_add(st->page, st->chunks, 1);
+	stats_add(st->page, st->output_bytes, len);
+	if (j->wait_since != 0.) {
 		stats_observe(st->page, st->chunk_wait,
 		              (uint64_t)((clock_mono() - j->wait_since) * 1e6));
 	}
@@ -177,8 +161,8 @@ trace_job_maybe_finish(struct trace_job *j)
 	/* Counted before the state changes: whoever sees the run over (the
 	 * api's run table) sees it counted too. */
 	if (j->spawned) {
-		trace_job_stats_add(e->stats, e->stats->runs_ended, 1);
-		trace_job_stats_gauge(e->stats, e->stats->runs_active, -1);
+		stats_add(e->stats->page, e->stats->runs_ended, 1);
+		stats_gauge_add(e->stats->page, e->stats->runs_active, -1);
 	}
 	atomic_store_explicit(&j->rs->code, j->code, RELAXED);
 	atomic_store_explicit(&j->rs->pid, 0, RELAXED);
@@ -334,8 +318,8 @@ trace_job_start(struct trace_job *j, const struct trace_run_spec *spec,
 	if (why == NULL &&
 	    trace_run_start(&j->r, spec, j->why, sizeof(j->why)) == 0) {
 		j->spawned = 1;
-		trace_job_stats_add(e->stats, e->stats->runs_started, 1);
-		trace_job_stats_gauge(e->stats, e->stats->runs_active, 1);
+		stats_add(e->stats->page, e->stats->runs_started, 1);
+		stats_gauge_add(e->stats->page, e->stats->runs_active, 1);
 		atomic_store_explicit(&j->rs->pid, j->r.pid, RELAXED);
 		atomic_store(&j->rs->state, RUNS_RUNNING);
 		ev_child_init(&j->child_w, trace_job_child_cb, j->r.pid, 0);
@@ -355,7 +339,7 @@ trace_job_start(struct trace_job *j, const struct trace_run_spec *spec,
 	if (why != NULL) {
 		snprintf(j->why, sizeof(j->why), "%s", why);
 	}
-	trace_job_stats_add(e->stats, e->stats->runs_refused, 1);
+	stats_add(e->stats->page, e->stats->runs_refused, 1);
 	log_warn("trace %s not started: %s", j->path, j->why);
 	j->code = TRACE_JOB_NOT_RUN;
 	j->reaped = j->out_eof = j->err_eof = 1;

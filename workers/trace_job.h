@@ -32,7 +32,7 @@ struct trace_job;
  * The worker's figures in its stats page, registered once at worker start
  * (trace.c). A run is refused or started, never both; a started run ends
  * exactly once, so started == ended + active. An id below 0 (registration
- * failed) or a NULL page makes its updates no-ops.
+ * failed) or a NULL page makes its updates no-ops (shm/stats.h).
  */
 struct trace_stats {
 	struct stats_page *page;
@@ -108,9 +108,5 @@ void trace_job_free(struct trace_job *j);
 int trace_job_publish(struct ring *ring, int sender, uint16_t type,
                       uint64_t run_id, int slot, const char *path, uint64_t no,
                       int code, const void *data, size_t len);
-
-/* Updates one figure of st: no-ops without a page, or for an id < 0. */
-void trace_job_stats_add(const struct trace_stats *st, int id, uint64_t n);
-void trace_job_stats_gauge(const struct trace_stats *st, int id, int64_t delta);
 
 #endif
